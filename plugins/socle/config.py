@@ -1,0 +1,106 @@
+"""Where things live. One place for every path and setting the pipeline reads.
+
+The data home is ``SOCLE_HOME`` (default ``./data``); everything Socle writes is under it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DAGS_DIR = PROJECT_ROOT / "dags"
+PLUGINS_DIR = PROJECT_ROOT / "plugins"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+
+SECRET_ENV = "SOCLE_PSEUDONYM_SECRET"  # noqa: S105 (the variable name, not a secret)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The contract of the data home (DESIGN.md, 'data home')."""
+
+    home: Path
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def rejected(self) -> Path:
+        return self.landing / "_rejected"
+
+    @property
+    def inbox(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def inbox_done(self) -> Path:
+        return self.inbox / ".done"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.home / "build"
+
+    @property
+    def build_db(self) -> Path:
+        return self.build_dir / "warehouse.duckdb"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def compliance_report(self) -> Path:
+        return self.reports / "compliance" / "index.html"
+
+    @property
+    def data_docs(self) -> Path:
+        return self.reports / "data_docs"
+
+    @property
+    def compliance_store(self) -> Path:
+        """Tombstones (keyed hashes only), request ledger, gate history."""
+        return self.home / "compliance"
+
+    @property
+    def sandbox(self) -> Path:
+        return self.home / "sandbox"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+
+def home() -> Path:
+    return Path(os.environ.get("SOCLE_HOME", "data")).resolve()
+
+
+def paths() -> Paths:
+    return Paths(home())
+
+
+def pseudonym_secret() -> str:
+    """The HMAC key behind every ``person_key``.
+
+    Production sets ``SOCLE_PSEUDONYM_SECRET`` (an Airflow Variable exported to the
+    environment, or the docker-compose ``.env``). For the demo a random key is created once
+    in the data home, readable by its owner only; it is never in the repository.
+    """
+    value = os.environ.get(SECRET_ENV)
+    if value:
+        return value
+    key_file = home() / ".pseudonym_secret"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
