@@ -7,7 +7,7 @@ know nothing of Airflow (``socle.sources``, ``socle.warehouse``, ``socle.gates``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Asset
@@ -80,3 +80,15 @@ def task_window(context: dict[str, Any]) -> tuple[datetime, datetime]:
 def _aware(value: str | datetime) -> datetime:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def as_of_date(context: dict[str, Any]) -> date:
+    """The date scores are computed for: ``as_of`` from the run conf, else the run's date.
+
+    Fixing it per run (never "now" inside a model) makes a rerun produce the same marts.
+    """
+    conf = (context.get("dag_run") and context["dag_run"].conf) or {}
+    if conf.get("as_of"):
+        return date.fromisoformat(conf["as_of"])
+    moment = context.get("logical_date") or context.get("data_interval_end") or datetime.now(UTC)
+    return moment.date()

@@ -1,0 +1,61 @@
+"""Build → gate → publish the warehouse whenever a source family lands new data.
+
+Write-audit-publish: dbt builds a copy of the warehouse, the GDPR gates validate that
+copy, and only a copy that passed replaces the published file. Every task that writes the
+warehouse goes through the one-slot ``warehouse`` pool (DuckDB has a single writer).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import AssetAny, dag, get_current_context, task
+
+from socle.orchestration import DEFAULT_ARGS, LANDING_ASSETS, WAREHOUSE_ASSET, WAREHOUSE_POOL, as_of_date
+
+
+@dag(
+    dag_id="build_warehouse",
+    schedule=AssetAny(*LANDING_ASSETS.values()),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["socle", "warehouse", "gdpr"],
+    doc_md=__doc__,
+)
+def build_warehouse():
+    @task(pool=WAREHOUSE_POOL)
+    def dbt_build() -> dict:
+        from socle import warehouse
+
+        result = warehouse.build(as_of=as_of_date(get_current_context()))
+        return result.summary()
+
+    @task(pool=WAREHOUSE_POOL, retries=0)
+    def run_gates() -> dict:
+        from socle import gates
+
+        report = gates.run_gates()
+        gates.enforce(report)
+        return report.summary()
+
+    @task(pool=WAREHOUSE_POOL, outlets=[WAREHOUSE_ASSET])
+    def publish() -> str:
+        from socle.publish import publish as publish_build
+
+        return str(publish_build())
+
+    @task(trigger_rule="all_done")
+    def write_compliance_report() -> str:
+        from socle.report import write_compliance_report as write
+
+        return str(write())
+
+    checked = run_gates()
+    dbt_build() >> checked
+    checked >> publish()
+    checked >> write_compliance_report()
+
+
+build_warehouse()
