@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export SOCLE_HOME ?= $(CURDIR)/data
 
-.PHONY: install demo run test lint unit airflow dags bench clean
+.PHONY: install demo run test lint unit airflow dags clean
 
 install: $(STAMP)
 
@@ -28,7 +28,6 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/socle dbt-deps
 	cd dbt_project && ../$(BIN)/sqlfluff lint models
 
 test: lint
@@ -42,9 +41,6 @@ airflow: install
 
 dags: install
 	$(BIN)/socle airflow-cli dags list
-
-bench: install
-	$(BIN)/socle bench --scale S
 
 clean:
 	rm -rf $(SOCLE_HOME) dbt_project/target dbt_project/logs
