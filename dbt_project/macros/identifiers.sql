@@ -1,0 +1,34 @@
+{#- Boolean from what volunteers and connectors write (true/false, oui/non, x). -#}
+{% macro to_bool(column) -%}
+    case
+        when lower(trim({{ column }})) in ('true', 't', '1', 'oui', 'o', 'yes', 'y', 'x') then true
+        when lower(trim({{ column }})) in ('false', 'f', '0', 'non', 'n', 'no', '') then false
+    end
+{%- endmacro %}
+
+{#- ISO 8601 with offset (landing contract) to a UTC timestamptz; unparseable -> null. -#}
+{% macro to_utc(column) -%}
+    try_cast({{ column }} as timestamptz)
+{%- endmacro %}
+
+{#- Keep rows whose identifiers are not erased (GDPR rule 2). Null identifiers never match. -#}
+{% macro not_tombstoned(identifier_columns) -%}
+    not exists (
+        select 1
+        from {{ ref('stg_compliance__tombstones') }} as tombstone
+        where tombstone.identifier_hash in (
+            {%- for column in identifier_columns %}
+            socle_hmac({{ column }}){{ "," if not loop.last }}
+            {%- endfor %}
+        )
+    )
+{%- endmacro %}
+
+{#- The scoring date: var as_of (ISO date) or today. -#}
+{% macro as_of_date() -%}
+    {%- if var('as_of', none) -%}
+        cast('{{ var("as_of") }}' as date)
+    {%- else -%}
+        current_date
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,180 @@
+-- Every action a known person took, one row per action, before points are applied.
+-- Social actions count only through accounts linked in int_social_accounts_linked.
+with rsvps as (
+    select * from {{ ref('stg_events__rsvps') }}
+),
+
+events as (
+    select * from {{ ref('stg_events__events') }}
+),
+
+signins as (
+    select * from {{ ref('stg_signin__attendance') }}
+),
+
+visits as (
+    select * from {{ ref('stg_canvass__visits') }}
+),
+
+comments as (
+    select * from {{ ref('stg_facebook__comments') }}
+),
+
+reactions as (
+    select * from {{ ref('stg_facebook__reactions') }}
+),
+
+tweets as (
+    select * from {{ ref('stg_x__tweets') }}
+),
+
+retweets as (
+    select * from {{ ref('stg_x__retweets') }}
+),
+
+resolved as (
+    select * from {{ ref('int_person_records_resolved') }}
+),
+
+accounts as (
+    select * from {{ ref('int_social_accounts_linked') }}
+),
+
+rsvp_people as (
+    select
+        rsvps.rsvp_id,
+        rsvps.event_id,
+        resolved.person_key,
+        rsvps.rsvp_status,
+        rsvps.has_attended,
+        rsvps.is_volunteer,
+        rsvps.checked_in_at,
+        rsvps.updated_at,
+        events.starts_at
+    from rsvps
+    inner join resolved on resolved.record_source = 'events_rsvps' and rsvps.rsvp_id = resolved.record_id
+    left join events on rsvps.event_id = events.event_id
+),
+
+rsvp_actions as (
+    select
+        'rsvp:' || rsvp_id as action_id,
+        person_key,
+        event_id,
+        'rsvp' as action_type,
+        updated_at as event_at
+    from rsvp_people
+    where rsvp_status = 'going'
+    union all
+    select
+        'attend:' || rsvp_id as action_id,
+        person_key,
+        event_id,
+        'attendance' as action_type,
+        coalesce(checked_in_at, starts_at, updated_at) as event_at
+    from rsvp_people
+    where has_attended
+    union all
+    select
+        'volunteer:' || rsvp_id as action_id,
+        person_key,
+        event_id,
+        'volunteer_shift' as action_type,
+        coalesce(starts_at, updated_at) as event_at
+    from rsvp_people
+    where is_volunteer and rsvp_status = 'going'
+),
+
+signin_actions as (
+    select
+        'signin:' || signins.attendance_id as action_id,
+        resolved.person_key,
+        signins.event_id,
+        'attendance' as action_type,
+        signins.signed_at as event_at
+    from signins
+    inner join resolved
+        on resolved.record_source = 'signin_attendance' and signins.attendance_id = resolved.record_id
+),
+
+canvass_actions as (
+    select
+        'canvass:' || visits.visit_id as action_id,
+        resolved.person_key,
+        visits.session_id as event_id,
+        'canvass_door' as action_type,
+        cast(visits.session_date as timestamptz) as event_at
+    from visits
+    inner join resolved
+        on resolved.record_source = 'canvass_volunteers' and visits.visit_id = resolved.record_id
+),
+
+social_actions as (
+    select
+        'fb_comment:' || comments.comment_id as action_id,
+        accounts.person_key,
+        comments.post_id as event_id,
+        'facebook_comment' as action_type,
+        comments.created_at as event_at
+    from comments
+    inner join accounts on accounts.platform = 'facebook' and comments.account_id = accounts.account_id
+    union all
+    select
+        'fb_reaction:' || reactions.reaction_id as action_id,
+        accounts.person_key,
+        reactions.post_id as event_id,
+        'facebook_reaction' as action_type,
+        reactions.post_created_at as event_at
+    from reactions
+    inner join accounts on accounts.platform = 'facebook' and reactions.account_id = accounts.account_id
+    union all
+    select
+        'x_tweet:' || tweets.tweet_id as action_id,
+        accounts.person_key,
+        tweets.referenced_tweet_id as event_id,
+        'x_' || tweets.tweet_kind as action_type,
+        tweets.created_at as event_at
+    from tweets
+    inner join accounts on accounts.platform = 'x' and tweets.account_id = accounts.account_id
+    where tweets.tweet_kind in ('mention', 'reply', 'quote')
+    union all
+    select
+        'x_retweet:' || retweets.retweet_id as action_id,
+        accounts.person_key,
+        retweets.tweet_id as event_id,
+        'x_retweet' as action_type,
+        retweets.tweet_created_at as event_at
+    from retweets
+    inner join accounts on accounts.platform = 'x' and retweets.account_id = accounts.account_id
+),
+
+unioned as (
+    select * from rsvp_actions
+    union all
+    select * from signin_actions
+    union all
+    select * from canvass_actions
+    union all
+    select * from social_actions
+),
+
+-- Someone checked in on the platform and on the sheet attended once.
+final as (
+    select
+        action_id,
+        person_key,
+        event_id,
+        action_type,
+        event_at
+    from unioned
+    where person_key is not null and event_at is not null
+    qualify
+        action_type != 'attendance'
+        or event_id is null
+        or row_number() over (
+            partition by person_key, action_type, event_id
+            order by event_at, action_id
+        ) = 1
+)
+
+select * from final

@@ -1,0 +1,22 @@
+-- Each person record with the person it belongs to: through its e-mail, else its phone.
+with records as (
+    select * from {{ ref('int_person_records') }}
+),
+
+identity as (
+    select * from {{ ref('int_identity') }}
+),
+
+final as (
+    select
+        records.*,
+        coalesce(by_email.person_key, by_phone.person_key) as person_key,
+        by_phone.person_key as phone_person_key
+    from records
+    left join identity as by_email
+        on records.email = by_email.identifier and by_email.identifier_type = 'email'
+    left join identity as by_phone
+        on records.phone = by_phone.identifier and by_phone.identifier_type = 'phone'
+)
+
+select * from final

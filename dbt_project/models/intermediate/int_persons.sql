@@ -1,0 +1,89 @@
+-- One row per person: identifiers and attributes. For each attribute the value kept is the
+-- latest non-null one from the most trusted source (CRM > events > sign-in > others).
+{%- set by_priority = "order by source_priority, observed_at desc nulls last, record_id" %}
+with records as (
+    select * from {{ ref('int_person_records_resolved') }}
+),
+
+requests as (
+    select * from {{ ref('stg_dsr__requests') }}
+),
+
+identity as (
+    select * from {{ ref('int_identity') }}
+),
+
+objections as (
+    select distinct identity.person_key
+    from requests
+    inner join identity
+        on
+            (requests.email = identity.identifier and identity.identifier_type = 'email')
+            or (requests.phone = identity.identifier and identity.identifier_type = 'phone')
+    where requests.request_type = 'objection'
+),
+
+attributes as (
+    select
+        person_key,
+        min(email) as email,
+        first(phone {{ by_priority }}) filter (where phone_person_key = person_key) as phone,
+        first(first_name {{ by_priority }}) filter (where first_name is not null) as first_name,
+        first(last_name {{ by_priority }}) filter (where last_name is not null) as last_name,
+        first(birth_date {{ by_priority }}) filter (where birth_date is not null) as birth_date,
+        first(address {{ by_priority }}) filter (where address is not null) as address,
+        first(postal_code {{ by_priority }}) filter (where postal_code is not null) as postal_code,
+        first(city {{ by_priority }}) filter (where city is not null) as city,
+        first(commune_code {{ by_priority }}) filter (where commune_code is not null) as commune_code,
+        first(iris_code {{ by_priority }}) filter (where iris_code is not null) as iris_code,
+        first(bureau_code {{ by_priority }}) filter (where bureau_code is not null) as bureau_code,
+        first(facebook_id {{ by_priority }}) filter (where facebook_id is not null) as facebook_id,
+        first(x_handle {{ by_priority }}) filter (where x_handle is not null) as x_handle,
+        first(x_user_id {{ by_priority }}) filter (where x_user_id is not null) as x_user_id,
+        first(acquisition_source {{ by_priority }}) filter (
+            where acquisition_source is not null
+        ) as acquisition_source,
+        first(support_level {{ by_priority }}) filter (where support_level is not null) as support_level,
+        coalesce(first(is_member {{ by_priority }}) filter (where is_member is not null), false) as is_member,
+        coalesce(first(leads_cell {{ by_priority }}) filter (where leads_cell is not null), false) as leads_cell,
+        count(*) as record_count,
+        min(first_observed_at) as first_seen_at,
+        max(observed_at) as last_seen_at
+    from records
+    where person_key is not null
+    group by person_key
+),
+
+final as (
+    select
+        attributes.person_key,
+        attributes.email,
+        attributes.phone,
+        attributes.first_name,
+        attributes.last_name,
+        attributes.address,
+        attributes.postal_code,
+        attributes.city,
+        attributes.commune_code,
+        attributes.iris_code,
+        attributes.bureau_code,
+        attributes.facebook_id,
+        attributes.x_handle,
+        attributes.x_user_id,
+        attributes.acquisition_source,
+        attributes.birth_date,
+        date_sub('year', attributes.birth_date, {{ as_of_date() }}) as age,
+        attributes.support_level,
+        attributes.record_count,
+        coalesce(date_sub('year', attributes.birth_date, {{ as_of_date() }}) < {{ var('adult_age') }}, false)
+            as is_minor,
+        attributes.is_member,
+        attributes.leads_cell,
+        objections.person_key is not null as is_objector,
+        attributes.first_seen_at,
+        attributes.last_seen_at
+    from attributes
+    left join objections on attributes.person_key = objections.person_key
+)
+
+select * from final

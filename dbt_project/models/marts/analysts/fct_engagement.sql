@@ -1,0 +1,71 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='action_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=[
+            "delete from {{ this }} where action_id not in (select action_id from {{ ref('int_engagement_actions') }})"
+        ]
+    )
+}}
+-- Every scored action with its points (seed action_points, edited by campaign staff).
+-- Incremental on event time: a run rewrites actions newer than the last loaded one minus a
+-- lookback, plus any older action whose person or points changed (identities merge, the
+-- points scale is edited). The post-hook removes actions that disappeared upstream
+-- (erased people, withdrawn social_matching), so the table never outlives a consent.
+with actions as (
+    select * from {{ ref('int_engagement_actions') }}
+),
+
+points as (
+    select * from {{ ref('action_points') }}
+),
+
+scored as (
+    select
+        actions.action_id,
+        actions.person_key,
+        actions.event_id,
+        actions.action_type,
+        cast(points.points as double) as points,
+        actions.event_at,
+        cast(actions.event_at as date) as event_date
+    from actions
+    inner join points on actions.action_type = points.action_type
+),
+
+{% if is_incremental() %}
+changed as (
+    select scored.*
+    from scored
+    left join {{ this }} as existing on scored.action_id = existing.action_id
+    where
+        existing.action_id is null
+        or scored.event_at >= (
+            select max(loaded.event_at) - to_days({{ var('engagement_lookback_days') }})
+            from {{ this }} as loaded
+        )
+        or scored.person_key is distinct from existing.person_key
+        or scored.points is distinct from existing.points
+        or scored.event_at is distinct from existing.event_at
+),
+{% else %}
+changed as (
+    select * from scored
+),
+{% endif %}
+
+final as (
+    select
+        action_id,
+        person_key,
+        event_id,
+        action_type,
+        points,
+        event_at,
+        event_date
+    from changed
+)
+
+select * from final

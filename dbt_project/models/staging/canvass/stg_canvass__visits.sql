@@ -1,0 +1,35 @@
+with source as (
+    select * from {{ landing_source('canvass', 'visits') }}
+),
+
+renamed as (
+    select
+        sheet || ':' || row_number as visit_id,
+        sheet,
+        try_cast(row_number as integer) as sheet_row_number,
+        session_id,
+        bureau_code,
+        address,
+        lower(trim(outcome)) as outcome,
+        socle_email(volunteer_email) as volunteer_email,
+        socle_email(contact_email) as contact_email,
+        socle_phone(contact_phone) as contact_phone,
+        coalesce({{ to_bool('door_opened') }}, false) as is_door_opened,
+        coalesce({{ to_bool('consent_contact') }}, false) as has_consent_contact,
+        try_cast(left(session_date, 10) as date) as session_date,
+        {{ to_utc('_fetched_at') }} as loaded_at,
+        _batch_id as batch_id
+    from source
+),
+
+deduplicated as (
+    select * from renamed
+    qualify row_number() over (partition by visit_id order by loaded_at desc, batch_id desc) = 1
+),
+
+final as (
+    select * from deduplicated
+    where {{ not_tombstoned(['volunteer_email', 'contact_email', 'contact_phone']) }}
+)
+
+select * from final

@@ -1,0 +1,29 @@
+with source as (
+    select * from {{ landing_source('dsr', 'requests') }}
+),
+
+renamed as (
+    select
+        request_id,
+        lower(trim(type)) as request_type,
+        socle_email(email) as email,
+        socle_phone(phone) as phone,
+        field as rectified_field,
+        new_value as rectified_value,
+        {{ to_utc('received_at') }} as received_at,
+        {{ to_utc('_fetched_at') }} as loaded_at,
+        _batch_id as batch_id
+    from source
+),
+
+deduplicated as (
+    select * from renamed
+    qualify row_number() over (partition by request_id order by loaded_at desc, batch_id desc) = 1
+),
+
+final as (
+    select * from deduplicated
+    where {{ not_tombstoned(['email', 'phone']) }}
+)
+
+select * from final

@@ -1,0 +1,37 @@
+with source as (
+    select * from {{ landing_source('events', 'rsvps') }}
+),
+
+renamed as (
+    select
+        id as rsvp_id,
+        event_id,
+        socle_email(email) as email,
+        socle_phone(phone) as phone,
+        trim(first_name) as first_name,
+        trim(last_name) as last_name,
+        lower(status) as rsvp_status,
+        role as volunteer_role,
+        coalesce({{ to_bool('attended') }}, false) as has_attended,
+        coalesce({{ to_bool('volunteer') }}, false) as is_volunteer,
+        {{ to_utc('checked_in_at') }} as checked_in_at,
+        {{ to_utc('updated_at') }} as updated_at,
+        {{ to_utc('_fetched_at') }} as loaded_at,
+        _batch_id as batch_id
+    from source
+),
+
+deduplicated as (
+    select * from renamed
+    qualify row_number() over (
+        partition by rsvp_id
+        order by loaded_at desc, updated_at desc nulls last, batch_id desc
+    ) = 1
+),
+
+final as (
+    select * from deduplicated
+    where {{ not_tombstoned(['email', 'phone']) }}
+)
+
+select * from final

@@ -1,0 +1,24 @@
+with source as (
+    select * from {{ landing_source('facebook', 'reactions') }}
+),
+
+renamed as (
+    select
+        post_id || ':' || user_id as reaction_id,
+        post_id,
+        user_id as account_id,
+        user_name as account_name,
+        upper(type) as reaction_type,
+        -- The Graph API gives reactions no time: the post's time stands in for it.
+        {{ to_utc('post_created_time') }} as post_created_at,
+        {{ to_utc('_fetched_at') }} as loaded_at,
+        _batch_id as batch_id
+    from source
+),
+
+final as (
+    select * from renamed
+    qualify row_number() over (partition by reaction_id order by loaded_at desc, batch_id desc) = 1
+)
+
+select * from final

@@ -1,0 +1,23 @@
+with source as (
+    select * from {{ landing_source('x', 'retweets') }}
+),
+
+renamed as (
+    select
+        tweet_id || ':' || user_id as retweet_id,
+        tweet_id,
+        user_id as account_id,
+        username as account_username,
+        -- X gives no retweet time on this endpoint: the retweeted post's time stands in.
+        {{ to_utc('tweet_created_at') }} as tweet_created_at,
+        {{ to_utc('_fetched_at') }} as loaded_at,
+        _batch_id as batch_id
+    from source
+),
+
+final as (
+    select * from renamed
+    qualify row_number() over (partition by retweet_id order by loaded_at desc, batch_id desc) = 1
+)
+
+select * from final

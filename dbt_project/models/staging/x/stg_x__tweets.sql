@@ -1,0 +1,25 @@
+with source as (
+    select * from {{ landing_source('x', 'tweets') }}
+),
+
+renamed as (
+    select
+        id as tweet_id,
+        author_id as account_id,
+        referenced_tweet_id,
+        conversation_id,
+        author_username as account_username,
+        text as tweet_text,
+        lower(kind) as tweet_kind,
+        {{ to_utc('created_at') }} as created_at,
+        {{ to_utc('_fetched_at') }} as loaded_at,
+        _batch_id as batch_id
+    from source
+),
+
+final as (
+    select * from renamed
+    qualify row_number() over (partition by tweet_id order by loaded_at desc, batch_id desc) = 1
+)
+
+select * from final

@@ -1,0 +1,44 @@
+"""dbt-duckdb plugin: the identifier functions of ``socle.identity`` as DuckDB UDFs.
+
+Registered on every dbt connection (``profiles.yml``: ``plugins: [{module: socle.dbt_plugin}]``)
+so SQL and Python share one definition of an e-mail, a phone and a person key.
+"""
+
+from __future__ import annotations
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+from duckdb import DuckDBPyConnection
+from duckdb.sqltypes import VARCHAR
+
+from socle.config import pseudonym_secret
+from socle.identity import keyed_hash, normalise_email, normalise_phone
+
+
+class Plugin(BasePlugin):
+    """Adds ``socle_email``, ``socle_phone`` and ``socle_hmac`` to the connection."""
+
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        register_udfs(conn)
+
+
+def register_udfs(conn: DuckDBPyConnection) -> DuckDBPyConnection:
+    """Register the three UDFs on any DuckDB connection; returns it.
+
+    Staging views call these functions, so a reader outside dbt (an analyst, a gate) that
+    queries a staging view registers them first: ``register_udfs(duckdb.connect(db, read_only=True))``.
+    """
+    # Read the secret once per connection, not once per row.
+    secret = pseudonym_secret()
+
+    def socle_hmac(identifier: str) -> str:
+        return keyed_hash(identifier, secret)
+
+    # Default null handling: a NULL argument gives NULL without calling Python.
+    conn.create_function("socle_email", normalise_email, [VARCHAR], VARCHAR, side_effects=False)
+    conn.create_function("socle_phone", _phone, [VARCHAR], VARCHAR, side_effects=False)
+    conn.create_function("socle_hmac", socle_hmac, [VARCHAR], VARCHAR, side_effects=False)
+    return conn
+
+
+def _phone(raw: str) -> str | None:
+    return normalise_phone(raw)

@@ -1,0 +1,225 @@
+"""The warehouse runner: dbt on a build copy of the warehouse (write-audit-publish).
+
+``build()`` copies the published ``warehouse.duckdb`` to ``build/warehouse.duckdb`` (so
+incremental models continue from the last good state) and runs ``dbt build`` on the copy.
+The gates then validate the copy and only a passing copy is published (not this module's
+job). dbt runs as a subprocess so its global state, logging and DuckDB lock stay out of
+the caller's process.
+
+Nothing here prints or raises with row values: results name nodes and count rows, dbt's
+own output goes to a log file under the data home.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from socle.config import DBT_PROJECT_DIR, paths
+
+# run_results statuses that mean the build must not be published.
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+
+
+class WarehouseBuildError(RuntimeError):
+    """dbt did not succeed; the message names the failed nodes and where the log is."""
+
+    def __init__(self, result: DbtRunResult) -> None:
+        self.result = result
+        failed = ", ".join(result.failed_nodes) or "no node result (dbt failed before running nodes)"
+        super().__init__(
+            f"dbt {' '.join(result.args)} failed (exit code {result.return_code}): {failed}. "
+            f"Counts: {dict(result.counts)}. Details in {result.log_file}"
+        )
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node of run_results.json, without dbt's message (it may quote row values)."""
+
+    unique_id: str
+    status: str
+    failures: int | None
+    rows_affected: int | None
+    execution_time: float
+
+    @property
+    def resource_type(self) -> str:
+        return self.unique_id.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.unique_id.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True)
+class DbtRunResult:
+    """What a dbt invocation did: exit code, per-node statuses and where its log is."""
+
+    args: tuple[str, ...]
+    return_code: int
+    nodes: tuple[NodeResult, ...]
+    elapsed_seconds: float
+    log_file: Path
+    target_dir: Path
+
+    @property
+    def success(self) -> bool:
+        return self.return_code == 0 and not self.failed_nodes
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Number of nodes per status (``success``, ``pass``, ``warn``, ``fail``, ``error``...)."""
+        return Counter(node.status for node in self.nodes)
+
+    @property
+    def failed_nodes(self) -> list[str]:
+        return [node.unique_id for node in self.nodes if node.status in FAILED_STATUSES]
+
+    def node(self, name: str) -> NodeResult:
+        """The result of a node by unique id or by its last dotted part (model/test name)."""
+        for candidate in self.nodes:
+            if name in (candidate.unique_id, candidate.name):
+                return candidate
+        raise KeyError(name)
+
+
+def build_target_dir() -> Path:
+    """dbt's target dir for warehouse builds (compiled SQL, run_results.json)."""
+    return paths().build_dir / "dbt_target"
+
+
+def build_log_dir() -> Path:
+    return paths().build_dir / "dbt_logs"
+
+
+def prepare_build_db() -> Path:
+    """Start a build: a copy of the published warehouse when there is one, else a fresh file.
+
+    The copy is written under a temporary name and renamed, so a crash never leaves a
+    half-copied build database; any earlier build file (and its WAL) is discarded.
+    """
+    p = paths()
+    p.build_dir.mkdir(parents=True, exist_ok=True)
+    build_db = p.build_db
+    for stale in (build_db, build_db.with_name(build_db.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    if p.warehouse.exists():
+        tmp = build_db.with_name(f".{build_db.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            shutil.copy2(p.warehouse, tmp)
+            os.replace(tmp, build_db)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return build_db
+
+
+def dbt_env() -> dict[str, str]:
+    """The environment dbt runs with: data home, build database, log and target paths."""
+    p = paths()
+    env = dict(os.environ)
+    env.update(
+        {
+            "SOCLE_HOME": str(p.home),
+            "SOCLE_BUILD_DB": str(p.build_db),
+            "DBT_TARGET_PATH": str(build_target_dir()),
+            "DBT_LOG_PATH": str(build_log_dir()),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_USE_COLORS": "false",
+            "DBT_PRINTER_WIDTH": "110",
+        }
+    )
+    return env
+
+
+def dbt(
+    args: list[str],
+    *,
+    as_of: date | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+    target_dir: Path | None = None,
+) -> DbtRunResult:
+    """Run one dbt command on the build database and return its per-node results.
+
+    ``as_of`` sets the scoring date var (reruns for the same date give the same marts).
+    Raises ``WarehouseBuildError`` when dbt fails and ``check`` is true.
+    """
+    env = dbt_env()
+    target = target_dir or build_target_dir()
+    env["DBT_TARGET_PATH"] = str(target)
+    target.mkdir(parents=True, exist_ok=True)
+    log_dir = build_log_dir()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    paths().build_dir.mkdir(parents=True, exist_ok=True)
+
+    command = [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if as_of is not None:
+        command += ["--vars", json.dumps({"as_of": as_of.isoformat()})]
+    run_results = target / "run_results.json"
+    run_results.unlink(missing_ok=True)  # never read a previous command's results
+    log_file = log_dir / "dbt_output.log"
+
+    started = time.monotonic()
+    with log_file.open("w") as output:
+        completed = subprocess.run(  # noqa: S603 (our own interpreter, fixed module)
+            [sys.executable, "-m", "dbt.cli.main", *command],
+            env=env,
+            cwd=DBT_PROJECT_DIR,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
+    result = DbtRunResult(
+        args=tuple(args),
+        return_code=completed.returncode,
+        nodes=_read_run_results(run_results),
+        elapsed_seconds=round(time.monotonic() - started, 3),
+        log_file=log_file,
+        target_dir=target,
+    )
+    if check and not result.success:
+        raise WarehouseBuildError(result)
+    return result
+
+
+def _read_run_results(path: Path) -> tuple[NodeResult, ...]:
+    if not path.exists():
+        return ()
+    payload = json.loads(path.read_text())
+    return tuple(
+        NodeResult(
+            unique_id=item["unique_id"],
+            status=str(item["status"]).lower(),
+            failures=item.get("failures"),
+            rows_affected=(item.get("adapter_response") or {}).get("rows_affected"),
+            execution_time=float(item.get("execution_time") or 0.0),
+        )
+        for item in payload.get("results", [])
+    )
+
+
+def build(as_of: date | None = None, *, timeout: float | None = None) -> DbtRunResult:
+    """Write step of write-audit-publish: prepare the build copy, then ``dbt build`` on it."""
+    prepare_build_db()
+    return dbt(["build"], as_of=as_of, timeout=timeout)
+
+
+def generate_manifest(target_dir: Path | None = None) -> Path:
+    """``dbt parse`` into ``dbt_project/target`` (or ``target_dir``); returns manifest.json.
+
+    Airflow renders the warehouse DAG from this file so DAG parsing never runs dbt.
+    """
+    target = target_dir or DBT_PROJECT_DIR / "target"
+    dbt(["parse"], target_dir=target)
+    return target / "manifest.json"
