@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -47,6 +48,9 @@ class Batch:
     source_uri: str
     batch_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # A stable name for data that is not an interval (a dropped file, an open-data file):
+    # landing it again replaces it wherever it was, whatever the day (``exclusive=True``).
+    part: str | None = None
 
     @property
     def day(self) -> date:
@@ -54,6 +58,8 @@ class Batch:
 
     @property
     def part_name(self) -> str:
+        if self.part:
+            return "part-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", self.part)
         return "part-" + self.interval_start.strftime("%Y%m%dT%H%M%S")
 
     def metadata(self, entity: str) -> dict[str, str]:
@@ -83,28 +89,22 @@ def _as_text(value: object) -> str | None:
     return str(value)
 
 
-def _table(records: Iterable[Mapping[str, object]], metadata: Mapping[str, str]) -> pa.Table:
+def _table(
+    records: Iterable[Mapping[str, object]],
+    metadata: Mapping[str, str],
+    fixed: Sequence[str] | None = None,
+) -> pa.Table:
     rows = [{k: _as_text(v) for k, v in record.items()} for record in records]
-    columns: dict[str, None] = {}
+    columns: dict[str, None] = dict.fromkeys(fixed or ())
     for row in rows:
         columns.update(dict.fromkeys(row))
     names = [c for c in columns if c not in metadata]
+    if fixed is not None and len(names) != len([c for c in fixed if c not in metadata]):
+        raise ValueError("a later chunk brought columns the first chunk did not have")
     arrays = {name: pa.array([row.get(name) for row in rows], type=pa.string()) for name in names}
     for name, value in metadata.items():
         arrays[name] = pa.array([value] * len(rows), type=pa.string())
     return pa.table(arrays)
-
-
-def _atomic_write_parquet(table: pa.Table, target: Path) -> str:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return digest
 
 
 def _atomic_write_json(payload: object, target: Path) -> None:
@@ -130,33 +130,112 @@ def write_partition(
     *,
     root: Path | None = None,
     day: date | None = None,
+    exclusive: bool = False,
+    manifest_extra: Mapping[str, object] | None = None,
 ) -> int:
     """Land one interval of one entity; returns the number of rows written.
 
     An interval with no rows removes any earlier file for that interval, so a rerun that
-    finds nothing also leaves nothing behind.
+    finds nothing also leaves nothing behind. ``exclusive`` also removes a part of the
+    same name from the entity's other days; ``manifest_extra`` is kept in the manifest
+    entry (download state of an open-data file, for instance).
     """
-    directory = partition_dir(batch.source, entity, day or batch.day, root)
-    target = directory / f"{batch.part_name}.parquet"
-    table = _table(records, batch.metadata(entity))
-    if table.num_rows == 0:
-        if target.exists():
-            target.unlink()
-        if directory.exists():
-            _update_manifest(directory, target.name, None)
-        return 0
-    digest = _atomic_write_parquet(table, target)
-    _update_manifest(
-        directory,
-        target.name,
-        {
-            **batch.metadata(entity),
-            "rows": table.num_rows,
-            "columns": [c for c in table.column_names if c not in METADATA_COLUMNS],
-            "sha256": digest,
-        },
-    )
-    return table.num_rows
+    writer = PartitionWriter(batch, entity, root=root, day=day)
+    writer.write(records)
+    return writer.commit(exclusive=exclusive, manifest_extra=manifest_extra)
+
+
+class PartitionWriter:
+    """One part written chunk by chunk (big files stay out of memory), then committed.
+
+    Rows go to a temporary file; ``commit`` renames it into place atomically, ``abort``
+    leaves the previous part untouched. The first chunk fixes the columns; a later chunk
+    may omit some (nulls) but not bring new ones.
+    """
+
+    def __init__(self, batch: Batch, entity: str, *, root: Path | None = None, day: date | None = None):
+        self.batch = batch
+        self.entity = entity
+        self.root = root
+        self.directory = partition_dir(batch.source, entity, day or batch.day, root)
+        self.target = self.directory / f"{batch.part_name}.parquet"
+        self.tmp = self.target.with_name(f".{self.target.name}.{uuid.uuid4().hex}.tmp")
+        self.rows = 0
+        self._columns: list[str] | None = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, records: Iterable[Mapping[str, object]]) -> int:
+        table = _table(records, self.batch.metadata(self.entity), self._columns)
+        if table.num_rows == 0:
+            return 0
+        if self._writer is None:
+            self._columns = [c for c in table.column_names if c not in METADATA_COLUMNS]
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+        return table.num_rows
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.tmp.unlink(missing_ok=True)
+
+    def commit(self, *, exclusive: bool = False, manifest_extra: Mapping[str, object] | None = None) -> int:
+        if exclusive:
+            _drop_part_elsewhere(self.batch.source, self.entity, self.target.name, self.directory, self.root)
+        if self._writer is None:
+            if self.target.exists():
+                self.target.unlink()
+            if self.directory.exists():
+                _update_manifest(self.directory, self.target.name, None)
+            return 0
+        self._writer.close()
+        self._writer = None
+        try:
+            digest = _sha256(self.tmp)
+            os.replace(self.tmp, self.target)
+        finally:
+            self.tmp.unlink(missing_ok=True)
+        _update_manifest(
+            self.directory,
+            self.target.name,
+            {
+                **self.batch.metadata(self.entity),
+                **dict(manifest_extra or {}),
+                "rows": self.rows,
+                "columns": self._columns,
+                "sha256": digest,
+            },
+        )
+        return self.rows
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _drop_part_elsewhere(source: str, entity: str, part_file: str, keep: Path, root: Path | None) -> None:
+    base = (root or paths().landing) / source / entity
+    for directory in base.glob("dt=*"):
+        if directory != keep and (directory / part_file).exists():
+            (directory / part_file).unlink()
+            _update_manifest(directory, part_file, None)
+
+
+def find_part(source: str, entity: str, part_file: str, *, root: Path | None = None) -> dict | None:
+    """The manifest entry of a named part, whatever its day (latest day first), or None."""
+    base = (root or paths().landing) / source / entity
+    for manifest_path in sorted(base.glob("dt=*/_manifest.json"), reverse=True):
+        entry = json.loads(manifest_path.read_text())["parts"].get(part_file)
+        if entry and (manifest_path.parent / part_file).exists():
+            return entry
+    return None
 
 
 @dataclass
@@ -174,6 +253,7 @@ def write_rejections(
     rejections: list[Rejection],
     *,
     root: Path | None = None,
+    exclusive: bool = False,
 ) -> int:
     """Quarantine rejected records under ``landing/_rejected/<source>/<entity>/``.
 
@@ -189,4 +269,4 @@ def write_rejections(
         }
         for r in rejections
     ]
-    return write_partition(batch, entity, rows, root=root / "_rejected")
+    return write_partition(batch, entity, rows, root=root / "_rejected", exclusive=exclusive)
