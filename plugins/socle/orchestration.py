@@ -12,6 +12,8 @@ from typing import Any
 
 from airflow.sdk import Asset
 
+from socle.alerts import notify_failure
+
 OWNER = "socle-data"
 WAREHOUSE_POOL = "warehouse"
 
@@ -22,6 +24,7 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=30),
+    "on_failure_callback": notify_failure,
 }
 
 # One Asset per source family's landing area; the build DAG is scheduled on them.
@@ -51,12 +54,26 @@ def connection_settings(conn_id: str) -> ConnectionSettings:
 
     conn = BaseHook.get_connection(conn_id)
     extra = conn.extra_dejson if conn.extra else {}
-    host = conn.host or ""
-    if conn.schema and "://" not in host:
-        host = f"{conn.schema}://{host}"
-    if conn.port and f":{conn.port}" not in host:
+    return ConnectionSettings(conn_id=conn_id, host=base_url(conn), password=conn.password, extra=extra)
+
+
+def base_url(conn: Any) -> str:
+    """The URL a connection points at, however it was written.
+
+    JSON connections usually carry the whole URL in ``host``; URI connections
+    (``http://host:port/path``) split it into type, host, port and schema (the path).
+    """
+    host = (conn.host or "").rstrip("/")
+    if "://" not in host:
+        scheme = conn.conn_type if conn.conn_type in ("http", "https") else "http"
+        host = f"{scheme}://{host}"
+        if conn.port:
+            host = f"{host}:{conn.port}"
+        if conn.schema:
+            host = f"{host}/{conn.schema.strip('/')}"
+    elif conn.port and not host.split("://", 1)[1].split("/", 1)[0].count(":"):
         host = f"{host}:{conn.port}"
-    return ConnectionSettings(conn_id=conn_id, host=host.rstrip("/"), password=conn.password, extra=extra)
+    return host
 
 
 def task_window(context: dict[str, Any]) -> tuple[datetime, datetime]:
