@@ -83,8 +83,9 @@ class EntitySpec:
     columns: tuple[str, ...]
     required: tuple[str, ...]
     key: tuple[str, ...] = ()
-    emails: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()  # the person's identifiers: a row keeps at least one valid
     phones: tuple[str, ...] = ()
+    other_emails: tuple[str, ...] = ()  # normalised too, but not the person's (a volunteer's)
     timestamps: tuple[str, ...] = ()
     dates: tuple[str, ...] = ()
     booleans: tuple[str, ...] = ()
@@ -179,7 +180,9 @@ def to_text(value: object) -> str | None:
 # ---------------------------------------------------------------- validation
 
 
-def check_drift(spec: EntitySpec, seen_fields: Iterable[str], record_count: int) -> None:
+def check_drift(
+    spec: EntitySpec, seen_fields: Iterable[str], record_count: int, *, where: str | None = None
+) -> None:
     """Fail loudly when a required field is absent from every record (or from the header).
 
     One record missing a field is bad data (rejected); every record missing it is the
@@ -192,9 +195,10 @@ def check_drift(spec: EntitySpec, seen_fields: Iterable[str], record_count: int)
     if missing:
         unknown = sorted(seen - set(spec.columns) - {"sheet", "row_number"})
         hint = f"; unexpected fields present: {', '.join(unknown)}" if unknown else ""
+        where = where or f"all {record_count} records"
         raise SchemaDriftError(
-            f"{spec.label}: required field(s) {', '.join(missing)} absent from all "
-            f"{record_count} records{hint}. The source schema changed: map the new name "
+            f"{spec.label}: required field(s) {', '.join(missing)} absent from {where}{hint}. "
+            "The source schema changed: map the new name "
             "in the connector (or the alias table) before re-running."
         )
 
@@ -251,6 +255,10 @@ def clean(spec: EntitySpec, records: Iterable[Mapping[str, object]], *, dedupe: 
         for name in spec.phones:
             if record.get(name):
                 record[name] = normalise_phone(record[name])
+                invalid_ids += record[name] is None
+        for name in spec.other_emails:
+            if record.get(name):
+                record[name] = normalise_email(record[name])
                 invalid_ids += record[name] is None
         if had_identifier and not any(record.get(n) for n in (*spec.emails, *spec.phones)):
             problems.setdefault("no valid identifier", []).extend(n for n in (*spec.emails, *spec.phones))
