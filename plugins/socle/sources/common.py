@@ -8,6 +8,7 @@ Nothing here logs or raises with a record's values: only counts, field names and
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
@@ -89,6 +90,7 @@ class EntitySpec:
     timestamps: tuple[str, ...] = ()
     dates: tuple[str, ...] = ()
     booleans: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
     enums: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @property
@@ -163,6 +165,22 @@ def parse_bool(raw: object) -> str | None:
     if text in FALSE_WORDS:
         return "false"
     raise ValueError("not a boolean")
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+)(\.\d+)?$")
+
+
+def parse_number(raw: str | None) -> str | None:
+    """``1 234,50`` -> ``1234.50``; ``1003.0`` -> ``1003``; raises ``ValueError`` otherwise."""
+    if raw is None or not raw.strip():
+        return None
+    text = re.sub(r"[\s\u00a0\u202f]", "", raw).replace(",", ".")
+    match = _NUMBER.match(text)
+    if not match:
+        raise ValueError("not a number")
+    if match[2] and not match[2].strip(".0"):
+        return text[: match.start(2)]
+    return text
 
 
 def to_text(value: object) -> str | None:
@@ -241,6 +259,11 @@ def clean(spec: EntitySpec, records: Iterable[Mapping[str, object]], *, dedupe: 
                 record[name] = parse_bool(record.get(name)) if name in record else None
             except ValueError:
                 problems.setdefault("invalid boolean", []).append(name)
+        for name in spec.numbers:
+            try:
+                record[name] = parse_number(record.get(name)) if name in record else None
+            except ValueError:
+                problems.setdefault("invalid number", []).append(name)
         for name, allowed in spec.enums.items():
             value = record.get(name)
             if value is not None:
@@ -378,3 +401,86 @@ def in_window(raw: str | None, start: datetime, end: datetime) -> bool:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=PARIS)
     return start <= moment < end
+
+
+def land_stream(
+    batch: Batch,
+    spec: EntitySpec,
+    records: Iterable[Mapping[str, object] | Rejection],
+    *,
+    root: Path | None,
+    max_reject_ratio: float,
+    result: IngestResult,
+    label: str | None = None,
+    chunk_rows: int = 50_000,
+    exclusive: bool = True,
+    manifest_extra: Mapping[str, object] | None = None,
+) -> int:
+    """Land a big input chunk by chunk into one part; returns the rows landed.
+
+    ``records`` may interleave ``Rejection`` objects (rows the reader could not even
+    split). Drift is checked on the first chunk; the ratio once the input is exhausted,
+    before the part replaces the previous one.
+    """
+    label = label or spec.entity
+    writer = PartitionWriter(batch, spec.entity, root=root)
+    rejections: list[Rejection] = []
+    chunk: list[Mapping[str, object]] = []
+    invalid = 0
+    first = True
+
+    def flush() -> None:
+        nonlocal invalid, first
+        if first and chunk:
+            check_drift(spec, {k for r in chunk for k in r}, len(chunk))
+            first = False
+        cleaned = clean(spec, chunk, dedupe=False)
+        rejections.extend(cleaned.rejections)
+        invalid += cleaned.invalid_identifiers
+        writer.write(cleaned.records)
+        chunk.clear()
+
+    try:
+        for record in records:
+            if isinstance(record, Rejection):
+                rejections.append(record)
+                continue
+            chunk.append(record)
+            if len(chunk) >= chunk_rows:
+                flush()
+        flush()
+        write_rejections(batch, spec.entity, rejections, root=root, exclusive=exclusive)
+        result.add(label, 0, len(rejections), invalid)
+        check_reject_ratio(spec.label, writer.rows, len(rejections), max_reject_ratio)
+    except BaseException:
+        writer.abort()
+        raise
+    landed = writer.commit(exclusive=exclusive, manifest_extra=manifest_extra)
+    result.landed[label] += landed
+    return landed
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8-sig`` with a BOM, ``utf-8`` when the whole file decodes, else ``cp1252``.
+
+    The whole file is checked (incrementally, in blocks): a cp1252 accent on the last line
+    of a big export must not be found only by a crash halfway through landing. cp1252 is
+    a superset of latin-1 for letters, so Ministère files decode right too.
+    """
+    with path.open("rb") as handle:
+        if handle.read(3) == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        handle.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8"
+
+
+def detect_delimiter(line: str) -> str:
+    counts = {d: line.count(d) for d in (";", ",", "\t")}
+    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","

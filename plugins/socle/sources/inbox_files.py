@@ -11,7 +11,6 @@ the other files are processed.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import logging
 import os
@@ -20,15 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from socle.landing import Batch, PartitionWriter, Rejection, write_rejections
+from socle.landing import Batch, Rejection
 from socle.sources.common import (
     EntitySpec,
     IngestResult,
     RejectRatioError,
     SchemaDriftError,
     check_drift,
-    check_reject_ratio,
-    clean,
+    detect_delimiter,
+    detect_encoding,
+    land_stream,
     normalise_header,
 )
 
@@ -228,31 +228,6 @@ def spec_for(kind: str, name: str) -> EntitySpec | None:
     return None
 
 
-def detect_encoding(path: Path) -> str:
-    """``utf-8-sig`` with a BOM, ``utf-8`` when the whole file decodes, else ``cp1252``.
-
-    The whole file is checked (incrementally, in blocks): a cp1252 accent on the last line
-    of a big export must not be found only by a crash halfway through landing.
-    """
-    with path.open("rb") as handle:
-        if handle.read(3) == codecs.BOM_UTF8:
-            return "utf-8-sig"
-        handle.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252"
-    return "utf-8"
-
-
-def detect_delimiter(line: str) -> str:
-    counts = {d: line.count(d) for d in (";", ",", "\t")}
-    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
-
-
 def canonical_headers(kind: str, raw: list[str]) -> list[str]:
     aliases = ALIASES.get(kind, {})
     names: list[str] = []
@@ -330,38 +305,22 @@ def land_file(
     header, rows = read_rows(drop.path, drop.kind)
     check_drift(spec, [*FILE_COLUMNS, *header], 1 if header else 0, where=f"the header of {name}")
     batch = Batch(spec.source, start, end, source_uri=f"inbox/{drop.kind}/{name}", part=name)
-    writer = PartitionWriter(batch, spec.entity, root=landing_root)
-    rejections: list[Rejection] = []
-    invalid = 0
-    chunk: list[dict] = []
 
-    def flush() -> None:
-        nonlocal invalid
-        cleaned = clean(spec, chunk, dedupe=False)
-        rejections.extend(cleaned.rejections)
-        invalid += cleaned.invalid_identifiers
-        writer.write(cleaned.records)
-        chunk.clear()
-
-    try:
+    def records() -> Iterator[dict | Rejection]:
         for line_number, cells in rows:
             record, overflow = _record(name, line_number, header, cells)
-            if overflow:
-                rejections.append(Rejection("more cells than header columns", (), record))
-                continue
-            chunk.append(record)
-            if len(chunk) >= chunk_rows:
-                flush()
-        flush()
-        write_rejections(batch, spec.entity, rejections, root=landing_root, exclusive=True)
-        result.add(f"{spec.source}/{spec.entity}", 0, len(rejections), invalid)
-        check_reject_ratio(spec.label, writer.rows, len(rejections), max_reject_ratio)
-    except BaseException:
-        writer.abort()
-        raise
-    landed = writer.commit(exclusive=True)
-    result.landed[f"{spec.source}/{spec.entity}"] += landed
-    return landed
+            yield Rejection("more cells than header columns", (), record) if overflow else record
+
+    return land_stream(
+        batch,
+        spec,
+        records(),
+        root=landing_root,
+        max_reject_ratio=max_reject_ratio,
+        result=result,
+        label=f"{spec.source}/{spec.entity}",
+        chunk_rows=chunk_rows,
+    )
 
 
 def ingest(
