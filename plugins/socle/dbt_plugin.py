@@ -30,15 +30,19 @@ def register_udfs(conn: DuckDBPyConnection) -> DuckDBPyConnection:
     # Read the secret once per connection, not once per row.
     secret = pseudonym_secret()
 
-    def socle_hmac(identifier: str) -> str:
-        return keyed_hash(identifier, secret)
+    def socle_hmac(identifier: str | None) -> str | None:
+        return None if identifier is None else keyed_hash(identifier, secret)
 
-    # Default null handling: a NULL argument gives NULL without calling Python.
-    conn.create_function("socle_email", normalise_email, [VARCHAR], VARCHAR, side_effects=False)
-    conn.create_function("socle_phone", _phone, [VARCHAR], VARCHAR, side_effects=False)
-    conn.create_function("socle_hmac", socle_hmac, [VARCHAR], VARCHAR, side_effects=False)
+    # "special" null handling: the functions receive NULL and may return NULL (an
+    # identifier that does not parse); DuckDB's default forbids returning NULL.
+    for name, function in (
+        ("socle_email", normalise_email),
+        ("socle_phone", _phone),
+        ("socle_hmac", socle_hmac),
+    ):
+        conn.create_function(name, function, [VARCHAR], VARCHAR, null_handling="special", side_effects=False)
     return conn
 
 
-def _phone(raw: str) -> str | None:
+def _phone(raw: str | None) -> str | None:
     return normalise_phone(raw)

@@ -1,0 +1,458 @@
+"""The dbt project built for real on a small fixture campaign landed with ``write_partition``.
+
+The campaign plants every case the marts must get right: one person written three ways
+(e-mail spelling, phone format), a withdrawn SMS consent, a minor, a member activist, a
+grant without wording version, an objector, an erased person, a household phone shared by
+two people and an engaged person with no lawful basis for profiling. Assertions use
+counts and pseudonymous keys only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from socle import warehouse
+from socle.config import paths
+from socle.identity import keyed_hash
+from socle.landing import Batch, write_partition
+
+SECRET = "fixture-secret-not-a-real-one"
+AS_OF = date(2026, 11, 28)
+
+pytestmark = pytest.mark.integration
+
+
+def key(identifier: str) -> str:
+    return keyed_hash(identifier, SECRET)
+
+
+ALICE = "alice.martin@example.org"  # member activist, three spellings, withdrew SMS
+BOB = "bob@example.org"  # profiling consent, SMS opt-in
+CHLOE = "chloe@example.org"  # minor with a valid e-mail opt-in
+DAVID = "david@example.org"  # e-mail grant without wording version
+EVE = "eve@example.org"  # sign-in sheet only, ticked the e-mail box
+GASTON = "gaston@example.org"  # erased: tombstoned
+HUGO = "hugo@example.org"  # shares a landline with Ines
+INES = "ines@example.org"
+JULES = "jules@example.org"  # objected
+KARIM = "karim@example.org"  # very engaged, no lawful basis for profiling
+ALICE_PHONE = "+33612345678"
+BOB_PHONE = "+33611111111"
+HOUSEHOLD_PHONE = "+33155555555"
+
+
+def _batch(source: str, day: date, fetched: datetime | None = None) -> Batch:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return Batch(
+        source=source,
+        interval_start=start,
+        interval_end=start.replace(hour=23, minute=59),
+        source_uri=f"fixture://{source}",
+        fetched_at=fetched or start.replace(hour=23, minute=59),
+    )
+
+
+def _person(crm_id: str, email: str | None, phone: str | None, **attrs: object) -> dict[str, object]:
+    return {
+        "crm_id": crm_id,
+        "first_name": attrs.pop("first_name", crm_id.title()),
+        "last_name": "Fixture",
+        "email": email,
+        "phone": phone,
+        "birth_date": attrs.pop("birth_date", "1985-06-15"),
+        "address": "1 rue de la Paix",
+        "postal_code": "92160",
+        "city": "Antony",
+        "commune_code": "92002",
+        "iris_code": "920020101",
+        "bureau_code": attrs.pop("bureau_code", "0001"),
+        "is_member": attrs.pop("is_member", False),
+        "leads_cell": False,
+        "source": "web_form",
+        "created_at": "2026-09-01T10:00:00+02:00",
+        "updated_at": attrs.pop("updated_at", "2026-10-01T10:00:00+02:00"),
+        **attrs,
+    }
+
+
+def _consent(
+    consent_id: str,
+    email: str | None,
+    purpose: str,
+    status: str = "granted",
+    occurred_at: str = "2026-10-01T12:00:00+02:00",
+    wording: str | None = "web-v2",
+    phone: str | None = None,
+    basis: str = "consent",
+) -> dict[str, object]:
+    return {
+        "consent_id": consent_id,
+        "email": email,
+        "phone": phone,
+        "purpose": purpose,
+        "status": status,
+        "lawful_basis": basis,
+        "wording_version": wording,
+        "source": "web_form",
+        "occurred_at": occurred_at,
+    }
+
+
+def land_campaign(home: Path) -> None:
+    """Land the fixture campaign under ``home/landing`` and its tombstone list."""
+    crm = _batch("crm", date(2026, 10, 1))
+    write_partition(
+        crm,
+        "people",
+        [
+            # Alice as the CRM has her: odd case and spaces, phone in national format.
+            _person(
+                "c1",
+                " Alice.Martin@Example.ORG ",
+                "06 12 34 56 78",
+                is_member=True,
+                facebook_id="fb-alice",
+                first_name="Alice",
+            ),
+            _person("c2", BOB, "06.11.11.11.11", first_name="Bob"),
+            _person("c3", CHLOE, None, birth_date="2012-03-01"),
+            _person("c4", DAVID, None),
+            _person("c5", GASTON, None),
+            _person("c6", HUGO, "01 55 55 55 55"),
+            _person("c7", INES, "01 55 55 55 55"),
+            _person("c8", JULES, None),
+            _person("c9", KARIM, None, facebook_id="fb-karim"),
+        ],
+    )
+    write_partition(
+        crm,
+        "consents",
+        [
+            _consent("k1", ALICE, "email"),
+            _consent("k2", ALICE, "sms", phone=ALICE_PHONE, occurred_at="2026-10-01T12:00:00+02:00"),
+            _consent("k3", ALICE, "sms", status="withdrawn", occurred_at="2026-11-10T09:00:00+01:00"),
+            _consent("k4", ALICE, "social_matching"),
+            _consent("k5", BOB, "email"),
+            _consent("k6", BOB, "sms", phone=BOB_PHONE),
+            _consent("k7", BOB, "profiling"),
+            _consent("k8", CHLOE, "email"),
+            _consent("k9", CHLOE, "profiling"),
+            _consent("k10", DAVID, "email", wording=None),
+            _consent("k11", GASTON, "email"),
+            _consent("k12", JULES, "email"),
+            _consent("k13", KARIM, "email"),
+            _consent("k14", KARIM, "social_matching"),
+        ],
+    )
+    # A later CRM export repeats Bob with a new first name: the latest fetch wins.
+    later = _batch("crm", date(2026, 11, 1))
+    write_partition(
+        later,
+        "people",
+        [_person("c2", BOB, "06.11.11.11.11", first_name="Robert", updated_at="2026-11-01T10:00:00+01:00")],
+    )
+
+    events = _batch("events", date(2026, 11, 1))
+    write_partition(
+        events,
+        "events",
+        [
+            {
+                "id": "e1",
+                "title": "Réunion publique",
+                "kind": "public_meeting",
+                "starts_at": "2026-11-20T19:00:00+01:00",
+                "bureau_code": "0001",
+                "updated_at": "2026-11-01T10:00:00+01:00",
+            },
+        ],
+    )
+    write_partition(
+        events,
+        "rsvps",
+        [
+            # Alice again, as typed on the event platform (no phone).
+            {
+                "id": "r1",
+                "event_id": "e1",
+                "email": "ALICE.martin@example.org",
+                "first_name": "Alice",
+                "status": "going",
+                "attended": True,
+                "checked_in_at": "2026-11-20T19:05:00+01:00",
+                "volunteer": True,
+                "role": "accueil",
+                "updated_at": "2026-11-15T10:00:00+01:00",
+            },
+            {
+                "id": "r2",
+                "event_id": "e1",
+                "email": KARIM,
+                "status": "going",
+                "attended": True,
+                "checked_in_at": "2026-11-20T19:10:00+01:00",
+                "volunteer": True,
+                "updated_at": "2026-11-15T10:00:00+01:00",
+            },
+        ],
+    )
+    signin = _batch("signin", date(2026, 11, 20))
+    write_partition(
+        signin,
+        "attendance",
+        [
+            # Alice a third time: phone only, international format; same event as her RSVP.
+            {
+                "sheet": "reunion-20.csv",
+                "row_number": 1,
+                "event_id": "e1",
+                "signed_at": "2026-11-20T19:00:00+01:00",
+                "first_name": "Alice",
+                "phone": "+33 6 12 34 56 78",
+                "optin_email": "non",
+                "optin_sms": "non",
+            },
+            {
+                "sheet": "reunion-20.csv",
+                "row_number": 2,
+                "event_id": "e1",
+                "signed_at": "2026-11-20T19:00:00+01:00",
+                "first_name": "Eve",
+                "email": EVE,
+                "phone": "pas de tel",  # unparseable: null, the row still counts
+                "optin_email": "oui",
+                "optin_sms": "non",
+            },
+        ],
+    )
+    facebook = _batch("facebook", date(2026, 11, 21))
+    write_partition(
+        facebook,
+        "comments",
+        [
+            {
+                "id": "fc1",
+                "post_id": "p1",
+                "from_id": "fb-alice",
+                "from_name": "A",
+                "message": "Bravo",
+                "created_time": "2026-11-21T08:00:00+0000",
+            },
+            {
+                "id": "fc2",
+                "post_id": "p1",
+                "from_id": "fb-stranger",
+                "from_name": "S",
+                "message": "Bof",
+                "created_time": "2026-11-21T09:00:00+0000",
+            },
+        ],
+    )
+    dsr = _batch("dsr", date(2026, 11, 5))
+    write_partition(
+        dsr,
+        "requests",
+        [
+            {
+                "request_id": "d1",
+                "type": "objection",
+                "email": JULES,
+                "received_at": "2026-11-05T10:00:00+01:00",
+            }
+        ],
+    )
+    write_tombstones(home, [GASTON])
+
+
+def write_tombstones(home: Path, identifiers: list[str]) -> None:
+    target = home / "compliance" / "tombstones.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.table(
+        {
+            "identifier_hash": [key(i) for i in identifiers],
+            "erased_at": [datetime(2026, 11, 25, tzinfo=UTC)] * len(identifiers),
+        }
+    )
+    pq.write_table(table, target)
+
+
+@pytest.fixture(scope="module")
+def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real build of the fixture campaign, shared by the assertions below."""
+    home = tmp_path_factory.mktemp("socle_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOCLE_HOME", str(home))
+        mp.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
+        land_campaign(home)
+        result = warehouse.build(as_of=AS_OF)
+        assert result.success
+        shutil.copy2(result.target_dir / "run_results.json", home / "first_build_results.json")
+        shutil.copy2(paths().build_db, paths().warehouse)  # publish, as the gate DAG would
+    return home
+
+
+def query(home: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(home / "build" / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def keys(home: Path, relation: str) -> set[str]:
+    return {row[0] for row in query(home, f"select person_key from {relation}")}
+
+
+def test_build_passes_every_dbt_test_and_unit_test(built_home: Path) -> None:
+    results = json.loads((built_home / "first_build_results.json").read_text())["results"]
+    statuses = Counter((r["unique_id"].split(".")[0], r["status"]) for r in results)
+    assert statuses[("unit_test", "pass")] >= 3
+    assert statuses[("test", "pass")] >= 100
+    assert not [r["unique_id"] for r in results if r["status"] not in ("success", "pass")]
+
+
+def test_one_person_despite_email_spelling_and_phone_format(built_home: Path) -> None:
+    rows = query(
+        built_home,
+        f"select count(*), max(record_count) from intermediate.int_persons where person_key = '{key(ALICE)}'",
+    )
+    assert rows == [(1, 4 + 3)]  # CRM row, 4 ledger rows, RSVP, sign-in line
+    identity = query(
+        built_home,
+        f"select count(distinct person_key) from intermediate.int_identity "
+        f"where person_key = '{key(ALICE)}' or identifier = '{ALICE_PHONE}'",
+    )
+    assert identity == [(1,)]
+
+
+def test_shared_household_phone_does_not_merge_two_people(built_home: Path) -> None:
+    assert {key(HUGO), key(INES)} <= keys(built_home, "marts.dim_supporter")
+    conflicts = query(
+        built_home, "select identifier_hash, distinct_email_count from intermediate.int_identity_conflicts"
+    )
+    assert conflicts == [(key(HOUSEHOLD_PHONE), 2)]
+
+
+def test_persons_count_excludes_the_erased_person(built_home: Path) -> None:
+    persons = keys(built_home, "marts.dim_supporter")
+    assert len(persons) == 9
+    assert key(GASTON) not in persons
+    for relation in (
+        "intermediate.int_persons",
+        "restricted.contact_list_email",
+        "intermediate.int_consent_events",
+    ):
+        assert key(GASTON) not in keys(built_home, relation)
+
+
+def test_email_list_holds_only_valid_adult_unobjected_opt_ins(built_home: Path) -> None:
+    # Chloe is a minor, David's grant has no wording version, Jules objected, Gaston is erased.
+    assert keys(built_home, "restricted.contact_list_email") == {key(ALICE), key(BOB), key(EVE), key(KARIM)}
+
+
+def test_withdrawn_sms_consent_removes_person_from_sms_list(built_home: Path) -> None:
+    assert keys(built_home, "restricted.contact_list_sms") == {key(BOB)}
+    state = query(
+        built_home,
+        f"select status, is_valid, is_granted from intermediate.int_consent_current "
+        f"where person_key = '{key(ALICE)}' and purpose = 'sms'",
+    )
+    assert state == [("withdrawn", True, False)]
+
+
+def test_grant_without_wording_version_is_invalid(built_home: Path) -> None:
+    state = query(
+        built_home,
+        f"select status, is_valid from intermediate.int_consent_current "
+        f"where person_key = '{key(DAVID)}' and purpose = 'email'",
+    )
+    assert state == [("granted", False)]
+    flags = query(
+        built_home, f"select has_consent_email from marts.dim_supporter where person_key = '{key(DAVID)}'"
+    )
+    assert flags == [(False,)]
+
+
+def test_signin_optin_is_a_consent_event_with_signin_wording(built_home: Path) -> None:
+    state = query(
+        built_home,
+        f"select status, wording_version, is_granted from intermediate.int_consent_current "
+        f"where person_key = '{key(EVE)}'",
+    )
+    assert state == [("granted", "signin-v1", True)]
+
+
+def test_scores_only_for_members_or_profiling_consent_and_adults(built_home: Path) -> None:
+    # Alice is a member, Bob consented to profiling; Chloe consented but is a minor; Karim
+    # is engaged but has no lawful basis for profiling.
+    rows = query(built_home, "select person_key, profiling_basis, as_of_date from marts.supporter_scores")
+    assert {(r[0], r[1]) for r in rows} == {(key(ALICE), "membership"), (key(BOB), "consent")}
+    assert {r[2] for r in rows} == {AS_OF}
+    tiers = dict(query(built_home, "select person_key, tier from marts.dim_supporter where tier is not null"))
+    assert set(tiers) == {key(ALICE), key(BOB)}
+
+
+def test_attendance_counted_once_and_social_actions_only_through_declared_handles(built_home: Path) -> None:
+    actions = query(
+        built_home,
+        f"select action_type, count(*) from marts.fct_engagement "
+        f"where person_key = '{key(ALICE)}' group by 1",
+    )
+    assert dict(actions) == {"rsvp": 1, "attendance": 1, "volunteer_shift": 1, "facebook_comment": 1}
+    # The stranger's comment is nobody's action.
+    assert query(
+        built_home, "select count(*) from marts.fct_engagement where action_id = 'fb_comment:fc2'"
+    ) == [(0,)]
+
+
+def test_marts_hold_no_direct_identifiers(built_home: Path) -> None:
+    for table in ("dim_supporter", "supporter_scores", "fct_engagement"):
+        columns = {r[0] for r in query(built_home, f"describe marts.{table}")}
+        assert not columns & {
+            "email",
+            "phone",
+            "first_name",
+            "last_name",
+            "address",
+            "birth_date",
+            "facebook_id",
+        }
+    ages = dict(query(built_home, "select person_key, age_band from marts.dim_supporter"))
+    assert ages[key(CHLOE)] == "under_18"
+    assert ages[key(EVE)] == "unknown"
+
+
+def test_rerun_from_published_warehouse_gives_the_same_marts(built_home: Path) -> None:
+    snapshot_sql = {
+        "scores": "select person_key, score, rank_in_bureau, tier from marts.supporter_scores order by 1",
+        "engagement": "select action_id, person_key, points, event_at from marts.fct_engagement order by 1",
+        "email": "select person_key from restricted.contact_list_email order by 1",
+    }
+    before = {name: query(built_home, sql) for name, sql in snapshot_sql.items()}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOCLE_HOME", str(built_home))
+        mp.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
+        result = warehouse.build(as_of=AS_OF)  # incremental run on a copy of the published file
+    assert result.success
+    assert result.node("fct_engagement").status == "success"
+    assert {name: query(built_home, sql) for name, sql in snapshot_sql.items()} == before
+
+
+def test_build_works_when_landing_sources_are_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOCLE_HOME", str(tmp_path))
+    monkeypatch.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
+    # Only the CRM has delivered; no social, events, sign-in, canvass, DSR, open data or tombstones.
+    crm = _batch("crm", date(2026, 11, 1))
+    write_partition(crm, "people", [_person("c1", BOB, None)])
+    write_partition(crm, "consents", [_consent("k1", BOB, "email")])
+    result = warehouse.build(as_of=AS_OF)
+    assert result.success
+    assert not result.failed_nodes
+    assert keys(tmp_path, "restricted.contact_list_email") == {key(BOB)}
+    assert query(tmp_path, "select count(*) from staging.stg_facebook__comments") == [(0,)]

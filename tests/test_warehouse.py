@@ -1,0 +1,82 @@
+"""The warehouse runner: write-audit-publish build copies, dbt results and failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from socle import warehouse
+from socle.config import paths
+from socle.landing import Batch, write_partition
+
+SECRET = "warehouse-test-secret"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SOCLE_HOME", str(tmp_path))
+    monkeypatch.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
+    return tmp_path
+
+
+def test_build_db_starts_fresh_when_nothing_is_published(home: Path) -> None:
+    stale = paths().build_db
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half-built")
+    build_db = warehouse.prepare_build_db()
+    assert build_db == home / "build" / "warehouse.duckdb"
+    assert not build_db.exists()  # dbt creates it
+
+
+def test_build_db_is_a_copy_of_the_published_warehouse(home: Path) -> None:
+    with duckdb.connect(str(paths().warehouse)) as con:
+        con.execute("create schema marts; create table marts.fct_engagement as select 1 as n")
+    build_db = warehouse.prepare_build_db()
+    with duckdb.connect(str(build_db)) as con:
+        assert con.execute("select n from marts.fct_engagement").fetchall() == [(1,)]
+        con.execute("insert into marts.fct_engagement values (2)")
+    with duckdb.connect(str(paths().warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from marts.fct_engagement").fetchone() == (1,)
+
+
+@pytest.mark.integration
+def test_failing_dbt_test_raises_naming_the_node_without_row_values(home: Path) -> None:
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    batch = Batch(source="events", interval_start=start, interval_end=start, source_uri="fixture://events")
+    # An RSVP without its required event_id: a landing contract breach the build must stop on.
+    write_partition(
+        batch,
+        "rsvps",
+        [
+            {
+                "id": "r1",
+                "event_id": None,
+                "email": "leak.me@example.org",
+                "status": "going",
+                "updated_at": "x",
+            }
+        ],
+    )
+    warehouse.prepare_build_db()
+    with pytest.raises(warehouse.WarehouseBuildError) as caught:
+        warehouse.dbt(["build", "--select", "+stg_events__rsvps"])
+    message = str(caught.value)
+    assert "not_null_stg_events__rsvps_event_id" in message
+    assert "leak.me" not in message
+    result = caught.value.result
+    assert not result.success
+    assert result.counts["fail"] == 1
+    assert result.node("stg_events__rsvps").status == "success"
+
+
+@pytest.mark.integration
+def test_generate_manifest_parses_the_project_without_a_database(home: Path, tmp_path: Path) -> None:
+    manifest = warehouse.generate_manifest(target_dir=tmp_path / "target")
+    assert manifest.exists()
+    text = manifest.read_text()
+    for model in ("model.socle.dim_supporter", "model.socle.contact_list_sms", "model.socle.int_identity"):
+        assert model in text
+    assert not paths().build_db.exists()
