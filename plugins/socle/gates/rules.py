@@ -1,0 +1,577 @@
+"""The nine GDPR rules of docs/design.md, each one SQL over the build database.
+
+Every rule is a list of queries returning the violating rows as two columns: ``key`` (a
+pseudonymous person key, a keyed hash, or a request/table id — never an identifier) and
+``detail`` (where and why, never a value). The rules compute in DuckDB on a read-only
+connection; only their counts and a few keys ever leave it.
+
+A rule checks every table that carries the columns it is about, so a new mart is covered
+the day it appears; a table that does not exist has nothing to violate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from socle.config import Paths
+from socle.gates.catalog import Catalog, literal, quote
+from socle.gates.settings import Retention
+
+ANALYST_SCHEMAS = ("marts",)
+WAREHOUSE_SCHEMAS = ("staging", "intermediate", "marts", "restricted")
+# Identifier columns (normalised e-mail or E.164 phone) in the warehouse and the landing zone.
+IDENTIFIER_COLUMNS = {
+    "email": "email",
+    "phone": "phone",
+    "contact_email": "email",
+    "contact_phone": "phone",
+    "volunteer_email": "email",
+}
+# A person-level column that states or infers a political opinion (GDPR art. 9).
+OPINION_COLUMNS = ("score", "tier", "support_level", "opinion", "political_opinion", "rank_in_bureau")
+# Tables that score or select people: minors and objectors must never be in them.
+SELECTION_TABLE = re.compile(r"score|contact_list|cell_leader|candidate")
+COMMENT_TEXT_COLUMNS = ("message", "text", "comment_text", "body")
+COMMENT_TIME_COLUMNS = ("created_time", "created_at", "commented_at", "posted_at", "event_at", "occurred_at")
+ANSWERED_STATUSES = ("done", "completed", "complete", "applied", "answered", "closed", "rejected", "refused")
+ANSWERED_COLUMNS = ("answered_at", "completed_at", "applied_at", "closed_at", "responded_at")
+
+# Rule 4: column names that name a direct identifier (matched on the lower-cased name).
+IDENTIFIER_NAME_PATTERNS = {
+    "an e-mail": r"e_?mail|courriel",
+    "a phone number": r"phone|telephone|^tel$|^tel_|_tel$|mobile|portable|^gsm",
+    "a name": r"^(first_?name|last_?name|full_?name|given_name|family_name|surname|prenom|nom|name)$",
+    "a social handle": r"handle$|username|screen_name|^from_name$|^user_name$",
+    "a street address": r"^(address|adresse|street|rue|street_address|address_line_?\d?)$",
+    "a birth date": r"birth_?date|date_of_birth|^dob$|naissance",
+    "a bank account": r"iban|^bic$",
+}
+# Flags and counts about an identifier (``has_consent_email``) are not the identifier.
+NOT_AN_IDENTIFIER_NAME = re.compile(r"^(has|is|n|nb|count|with)_|_(count|flag)$")
+# Rule 4: values that look like a direct identifier (RE2 syntax, DuckDB regexp_matches).
+IDENTIFIER_VALUE_PATTERNS = {
+    "an e-mail": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+    "a phone number": (
+        r"(^|[^0-9A-Za-z+])((\+|00)[1-9][0-9]([ .-]?[0-9]){6,13}"
+        r"|0[1-9]([ .-]?[0-9]{2}){4})($|[^0-9A-Za-z])"
+    ),
+    "an IBAN": r"(^|[^A-Za-z0-9])[A-Z]{2}[0-9]{2} ?([A-Z0-9]{4} ?){2,7}[A-Z0-9]{1,4}($|[^A-Za-z0-9])",
+    "a street address": (
+        r"(?i)(^|[^a-z0-9])[0-9]{1,4}( ?(bis|ter))?,? +(rue|avenue|av\.|boulevard|bd|chemin|impasse"
+        r"|all[ée]e|place|quai|route|cours|square|passage|traverse|mont[ée]e|r[ée]sidence|lotissement)[ ,]"
+    ),
+}
+NOTHING = "select cast(null as varchar) as person_key where false"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule may look at."""
+
+    con: duckdb.DuckDBPyConnection
+    catalog: Catalog
+    paths: Paths
+    retention: Retention
+    now: datetime
+
+    @property
+    def now_sql(self) -> str:
+        return f"cast({literal(self.now.isoformat())} as timestamptz)"
+
+
+@dataclass(frozen=True)
+class Rule:
+    number: int
+    name: str
+    explanation: str
+    queries: Callable[[Context], list[str]]
+
+    @property
+    def rule_id(self) -> str:
+        return f"rule_{self.number}"
+
+    @property
+    def label(self) -> str:
+        return f"rule {self.number} ({self.name})"
+
+    @property
+    def column(self) -> str:
+        """The rule's column in the summary GX validates (readable in Data Docs)."""
+        return f"rule_{self.number}_" + re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_")
+
+
+# --- building blocks -------------------------------------------------------------------------
+
+
+def _consents(ctx: Context, where: str, *, granted: bool = True) -> str:
+    """Person keys with a current consent event matching ``where`` (granted and valid, or withdrawn)."""
+    cols = ctx.catalog.cols("intermediate", "int_consent_current")
+    if "person_key" not in cols:
+        return NOTHING
+    if not granted:
+        state = "status = 'withdrawn'"
+    elif "is_valid" in cols:
+        state = "status = 'granted' and coalesce(is_valid, false)"
+    elif "is_granted" in cols:
+        state = "coalesce(is_granted, false)"
+    else:
+        state = "status = 'granted'"
+    return (
+        f"select person_key from intermediate.int_consent_current "
+        f"where person_key is not null and {state} and ({where})"
+    )
+
+
+def _not_in(column: str, keys_sql: str) -> str:
+    keys = f"select person_key from ({keys_sql}) where person_key is not null"
+    return f"({column} is null or {column} not in ({keys}))"
+
+
+def _in(column: str, keys_sql: str) -> str:
+    return f"{column} in (select person_key from ({keys_sql}) where person_key is not null)"
+
+
+def _minors(ctx: Context) -> str:
+    cols = ctx.catalog.cols("intermediate", "int_persons")
+    tests = []
+    if "is_minor" in cols:
+        tests.append("coalesce(is_minor, false)")
+    if "age" in cols:
+        tests.append("coalesce(age < 18, false)")
+    if not tests or "person_key" not in cols:
+        return NOTHING
+    return f"select person_key from intermediate.int_persons where {' or '.join(tests)}"
+
+
+def _objectors(ctx: Context) -> str:
+    parts = []
+    for schema, table in (("intermediate", "int_persons"), ("marts", "dim_supporter")):
+        if ctx.catalog.has(schema, table, "person_key", "is_objector"):
+            parts.append(f"select person_key from {quote(schema, table)} where coalesce(is_objector, false)")
+    # Independently of the models: an objection request names the person's anchor identifier.
+    requests = ctx.catalog.cols("staging", "stg_dsr__requests")
+    if {"request_type", "email", "phone"} <= requests.keys():
+        parts.append(
+            "select socle_hmac(coalesce(email, phone)) as person_key from staging.stg_dsr__requests "
+            "where request_type = 'objection' and coalesce(email, phone) is not null"
+        )
+    return " union ".join(parts) or NOTHING
+
+
+def _ts(column: str) -> str:
+    """A timestamp from a typed column or an ISO string (Graph API writes ``+0000`` offsets)."""
+    text = f"cast({column} as varchar)"
+    return f"coalesce(try_cast({text} as timestamptz), try_strptime({text}, '%Y-%m-%dT%H:%M:%S%z'))"
+
+
+def _landing_entities(root: Path) -> list[tuple[str, str]]:
+    """(``source/entity`` label, parquet glob) of every landed entity under ``root``."""
+    found = []
+    if not root.exists():
+        return found
+    for entity_dir in sorted(root.glob("*/*")):
+        if (
+            entity_dir.is_dir()
+            and not entity_dir.parts[-2].startswith("_")
+            and any(entity_dir.rglob("*.parquet"))
+        ):
+            label = f"{entity_dir.parts[-2]}/{entity_dir.parts[-1]}"
+            found.append(
+                (
+                    label,
+                    f"read_parquet({literal(str(entity_dir / '**' / '*.parquet'))}, union_by_name = true)",
+                )
+            )
+    return found
+
+
+def _columns_of(ctx: Context, relation: str) -> dict[str, str]:
+    rows = ctx.con.execute(f"describe select * from {relation}").fetchall()
+    return {row[0]: row[1] for row in rows}
+
+
+def _select(key: str, detail: str, source: str, where: str) -> str:
+    return f"select cast({key} as varchar) as key, {literal(detail)} as detail from {source} where {where}"
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+
+def rule_1(ctx: Context) -> list[str]:
+    """Every contact list ``restricted.contact_list_<channel>`` against current granted consent."""
+    queries = []
+    for schema, table in ctx.catalog.tables(("restricted",)):
+        match = re.fullmatch(r"contact_list_(\w+)", table)
+        if match and ctx.catalog.has(schema, table, "person_key"):
+            channel = match.group(1)
+            granted = _consents(ctx, f"purpose = {literal(channel)}")
+            detail = f"{schema}.{table}: no current granted {channel} consent"
+            queries.append(
+                _select("person_key", detail, quote(schema, table), _not_in("person_key", granted))
+            )
+    return queries
+
+
+def _hash_of(column: str, kind: str) -> str:
+    normalise = "socle_email" if kind == "email" else "socle_phone"
+    return f"socle_hmac(coalesce({normalise}({column}), lower(trim({column}))))"
+
+
+def rule_2(ctx: Context) -> list[str]:
+    """Tombstoned identifiers in warehouse tables, landed Parquet and quarantined rows."""
+    tombstones = ctx.paths.compliance_store / "tombstones.parquet"
+    if not tombstones.exists():
+        return []
+    erased = (
+        f"(select lower(trim(identifier_hash)) as h from read_parquet({literal(str(tombstones))}) "
+        "where identifier_hash is not null)"
+    )
+    queries = []
+    for schema, table in ctx.catalog.tables(WAREHOUSE_SCHEMAS):
+        cols = ctx.catalog.cols(schema, table)
+        if "person_key" in cols:
+            detail = f"{schema}.{table}: person_key of an erased person"
+            queries.append(_select("person_key", detail, quote(schema, table), f"person_key in {erased}"))
+        for column in IDENTIFIER_COLUMNS:
+            if column in cols and cols[column] == "VARCHAR":
+                digest = f"socle_hmac({quote(column)})"
+                detail = f"{schema}.{table}: {column} of an erased person"
+                where = f"{quote(column)} is not null and {digest} in {erased}"
+                queries.append(_select(digest, detail, quote(schema, table), where))
+    for label, relation in _landing_entities(ctx.paths.landing):
+        cols = _columns_of(ctx, relation)
+        for column, kind in IDENTIFIER_COLUMNS.items():
+            if column in cols:
+                queries.append(
+                    _landing_hits(relation, quote(column), kind, f"landing {label}: {column}", erased)
+                )
+    for label, relation in _landing_entities(ctx.paths.rejected):
+        if "_record" in _columns_of(ctx, relation):
+            for column, kind in IDENTIFIER_COLUMNS.items():
+                value = f"json_extract_string(_record, {literal('$.' + column)})"
+                source = f"(select {value} as v from {relation} where json_valid(_record))"
+                queries.append(_landing_hits(source, "v", kind, f"quarantine {label}: {column}", erased))
+    return queries
+
+
+def _landing_hits(relation: str, column: str, kind: str, where: str, erased: str) -> str:
+    # Hash each distinct identifier once, then count every row that carries an erased one.
+    return f"""
+        with rows as (select {column} as v from {relation} where {column} is not null),
+        hashed as (select v, {_hash_of("v", kind)} as h from (select distinct v from rows))
+        select hashed.h as key, {literal(where + " of an erased person")} as detail
+        from rows inner join hashed on rows.v = hashed.v
+        where hashed.h in {erased}
+    """
+
+
+def rule_3(ctx: Context) -> list[str]:
+    """Minors in scores, cell-leader candidates and contact lists; a tier shown for an under-18."""
+    minors = _minors(ctx)
+    queries = []
+    for schema, table in ctx.catalog.tables(("marts", "restricted")):
+        cols = ctx.catalog.cols(schema, table)
+        if "person_key" in cols and SELECTION_TABLE.search(table):
+            detail = f"{schema}.{table}: person under 18"
+            queries.append(_select("person_key", detail, quote(schema, table), _in("person_key", minors)))
+        scored = [c for c in ("tier", "score") if c in cols]
+        if "age_band" in cols and scored:
+            key = "person_key" if "person_key" in cols else literal(f"{schema}.{table}")
+            where = f"age_band = 'under_18' and coalesce({', '.join(scored)}) is not null"
+            queries.append(
+                _select(key, f"{schema}.{table}: under-18 with a tier or score", quote(schema, table), where)
+            )
+    return queries
+
+
+def rule_4(ctx: Context) -> list[str]:
+    """Analyst-facing schemas: identifier-like column names and identifier-like values."""
+    queries = []
+    for schema, table in ctx.catalog.tables(ANALYST_SCHEMAS):
+        cols = ctx.catalog.cols(schema, table)
+        for column, data_type in cols.items():
+            if data_type == "BOOLEAN" or NOT_AN_IDENTIFIER_NAME.search(column.lower()):
+                continue
+            for kind, pattern in IDENTIFIER_NAME_PATTERNS.items():
+                if re.search(pattern, column.lower()):
+                    queries.append(
+                        f"select {literal(f'{schema}.{table}.{column}')} as key, "
+                        f"{literal(f'{schema}.{table}.{column}: column named like {kind}')} as detail"
+                    )
+                    break
+        key = "person_key" if "person_key" in cols else literal(f"{schema}.{table}")
+        for column, data_type in cols.items():
+            if data_type != "VARCHAR" or column == "person_key":
+                continue
+            # One pass per column; the first pattern that matches names the finding.
+            cases = " ".join(
+                f"when regexp_matches({quote(column)}, {literal(pattern)}) "
+                f"then {literal(f'{schema}.{table}.{column}: value looks like {kind}')}"
+                for kind, pattern in IDENTIFIER_VALUE_PATTERNS.items()
+            )
+            queries.append(
+                f"select key, detail from (select cast({key} as varchar) as key, case {cases} end as detail "
+                f"from {quote(schema, table)} where {quote(column)} is not null) where detail is not null"
+            )
+    return queries
+
+
+def _lawful_basis(ctx: Context) -> str:
+    """People whose opinion may be kept: members, membership grants, profiling consent; minus
+    anyone who currently withdrew profiling."""
+    parts = []
+    if ctx.catalog.has("intermediate", "int_persons", "person_key", "is_member"):
+        parts.append("select person_key from intermediate.int_persons where coalesce(is_member, false)")
+    cols = ctx.catalog.cols("intermediate", "int_consent_current")
+    basis = "purpose = 'profiling'" + (" or lawful_basis = 'membership'" if "lawful_basis" in cols else "")
+    parts.append(_consents(ctx, basis))
+    withdrawn = _consents(ctx, "purpose = 'profiling'", granted=False)
+    return f"({' union '.join(parts)}) except ({withdrawn})"
+
+
+def rule_5(ctx: Context) -> list[str]:
+    """Person-level scores, tiers and support levels for people without a lawful basis."""
+    basis = _lawful_basis(ctx)
+    queries = []
+    for schema, table in ctx.catalog.tables(("intermediate", "marts", "restricted")):
+        cols = ctx.catalog.cols(schema, table)
+        opinions = [c for c in OPINION_COLUMNS if c in cols]
+        if "person_key" in cols and opinions:
+            held = " or ".join(f"{quote(c)} is not null" for c in opinions)
+            detail = f"{schema}.{table}: {'/'.join(opinions)} without consent or membership"
+            queries.append(
+                _select(
+                    "person_key", detail, quote(schema, table), f"({held}) and {_not_in('person_key', basis)}"
+                )
+            )
+    return queries
+
+
+def rule_6(ctx: Context) -> list[str]:
+    """People inactive past the retention window; comment text past its shorter window."""
+    person_days, text_days = ctx.retention.person_inactive_days, ctx.retention.comment_text_days
+    queries = []
+    person_limit = f"{ctx.now_sql} - to_days({person_days})"
+    if ctx.catalog.has("marts", "dim_supporter", "person_key", "last_activity_at"):
+        detail = f"marts.dim_supporter: no activity for more than {person_days} days"
+        where = f"{_ts('last_activity_at')} < {person_limit}"
+        queries.append(_select("person_key", detail, "marts.dim_supporter", where))
+    elif ctx.catalog.has("intermediate", "int_persons", "person_key", "last_seen_at"):
+        detail = f"intermediate.int_persons: no activity for more than {person_days} days"
+        where = f"{_ts('last_seen_at')} < {person_limit}"
+        queries.append(_select("person_key", detail, "intermediate.int_persons", where))
+    text_limit = f"{ctx.now_sql} - to_days({text_days})"
+
+    def comment_query(relation: str, cols: dict[str, str], where_label: str) -> str | None:
+        text = next((c for c in COMMENT_TEXT_COLUMNS if c in cols), None)
+        moment = next((c for c in COMMENT_TIME_COLUMNS if c in cols), None)
+        if text is None or moment is None:
+            return None
+        ident = next((c for c in ("comment_id", "tweet_id", "id") if c in cols), None)
+        key = f"socle_hmac(cast({quote(ident)} as varchar))" if ident else literal(where_label)
+        own_posts = next((c for c in ("kind", "tweet_kind") if c in cols), None)
+        where = f"{quote(text)} is not null and {_ts(quote(moment))} < {text_limit}"
+        if own_posts:  # the campaign's own posts are not comments by people
+            where += f" and coalesce({quote(own_posts)}, '') <> 'post'"
+        detail = f"{where_label}: comment text older than {text_days} days"
+        return _select(key, detail, relation, where)
+
+    for schema, table in ctx.catalog.tables(WAREHOUSE_SCHEMAS):
+        if "post" in table and "comment" not in table:
+            continue
+        query = comment_query(quote(schema, table), ctx.catalog.cols(schema, table), f"{schema}.{table}")
+        if query:
+            queries.append(query)
+    for label, relation in _landing_entities(ctx.paths.landing):
+        if label.endswith("/posts"):
+            continue
+        query = comment_query(relation, _columns_of(ctx, relation), f"landing {label}")
+        if query:
+            queries.append(query)
+    return queries
+
+
+def rule_7(ctx: Context) -> list[str]:
+    """Social accounts or social actions attached to a person without social_matching consent."""
+    allowed = _consents(ctx, "purpose = 'social_matching'")
+    queries = []
+    for schema, table in ctx.catalog.tables(("intermediate", "marts", "restricted")):
+        cols = ctx.catalog.cols(schema, table)
+        if "person_key" not in cols:
+            continue
+        linked = next(
+            (c for c in ("account_id", "platform_account_id", "social_account_id") if c in cols), None
+        )
+        social = []
+        if linked:
+            social.append(f"{quote(linked)} is not null")
+        if "action_type" in cols:
+            social.append("regexp_matches(action_type, '^(facebook|x|twitter|instagram)_')")
+        if not social:
+            continue
+        detail = f"{schema}.{table}: social account linked without social_matching consent"
+        where = f"person_key is not null and ({' or '.join(social)}) and {_not_in('person_key', allowed)}"
+        queries.append(_select("person_key", detail, quote(schema, table), where))
+    return queries
+
+
+def _ledger_sources(ctx: Context) -> list[str]:
+    """Every place a request or its answer is recorded, as ``(request_id, request_type,
+    received_at, due_at, answered)`` selects."""
+    relations: list[tuple[str, dict[str, str]]] = []
+    if ("staging", "stg_dsr__requests") in ctx.catalog.columns:
+        relations.append(("staging.stg_dsr__requests", ctx.catalog.cols("staging", "stg_dsr__requests")))
+    for schema, table in ctx.catalog.tables(("compliance",)):
+        if re.search(r"request", table) and "request_id" in ctx.catalog.cols(schema, table):
+            relations.append((quote(schema, table), ctx.catalog.cols(schema, table)))
+    store = ctx.paths.compliance_store
+    for pattern in ("requests*.parquet", "requests/**/*.parquet", "request_log*.parquet"):
+        for path in sorted(store.glob(pattern)):
+            relation = f"read_parquet({literal(str(path))})"
+            relations.append((relation, _columns_of(ctx, relation)))
+    for pattern in ("requests*.jsonl", "requests/**/*.jsonl", "request_log*.jsonl"):
+        for path in sorted(store.glob(pattern)):
+            if path.stat().st_size:
+                relation = f"read_json_auto({literal(str(path))}, format = 'newline_delimited')"
+                relations.append((relation, _columns_of(ctx, relation)))
+    selects = []
+    for relation, cols in relations:
+        if "request_id" not in cols:
+            continue
+        kind = next((c for c in ("request_type", "type") if c in cols), None)
+        answered = [f"{quote(c)} is not null" for c in ANSWERED_COLUMNS if c in cols]
+        if "status" in cols:
+            statuses = ", ".join(literal(s) for s in ANSWERED_STATUSES)
+            answered.append(f"lower(cast(status as varchar)) in ({statuses})")
+        selects.append(
+            f"select cast(request_id as varchar) as request_id, "
+            f"{f'cast({quote(kind)} as varchar)' if kind else 'null'} as request_type, "
+            f"{_ts('received_at') if 'received_at' in cols else 'null'} as received_at, "
+            f"{_ts('due_at') if 'due_at' in cols else 'null'} as due_at, "
+            f"{' or '.join(answered) if answered else 'false'} as answered "
+            f"from {relation}"
+        )
+    return selects
+
+
+def requests_sql(ctx: Context) -> str | None:
+    """One row per data-subject request: type, received, due date, answered, overdue."""
+    selects = _ledger_sources(ctx)
+    if not selects:
+        return None
+    months = ctx.retention.request_due_months
+    return f"""
+        with entries as ({" union all ".join(selects)}),
+        per_request as (
+            select
+                request_id,
+                any_value(request_type) filter (where request_type is not null) as request_type,
+                min(received_at) as received_at,
+                min(due_at) as due_at,
+                bool_or(coalesce(answered, false)) as answered
+            from entries
+            where request_id is not null
+            group by request_id
+        )
+        select
+            request_id,
+            coalesce(request_type, 'unknown') as request_type,
+            received_at,
+            coalesce(due_at, received_at + to_months({months})) as due_at,
+            answered,
+            not answered and coalesce(due_at, received_at + to_months({months})) < {ctx.now_sql} as overdue
+        from per_request
+    """
+
+
+def rule_8(ctx: Context) -> list[str]:
+    """Open data-subject requests past their due date (one month after receipt)."""
+    requests = requests_sql(ctx)
+    if requests is None:
+        return []
+    return [
+        f"select request_id as key, request_type || ' request open past its due date' as detail "
+        f"from ({requests}) where overdue"
+    ]
+
+
+def rule_9(ctx: Context) -> list[str]:
+    """Objectors anywhere people are scored or contacted; channel opt-outs in contact lists."""
+    objectors = _objectors(ctx)
+    queries = []
+    for schema, table in ctx.catalog.tables(("marts", "restricted")):
+        if "person_key" not in ctx.catalog.cols(schema, table) or not SELECTION_TABLE.search(table):
+            continue
+        detail = f"{schema}.{table}: person who objected"
+        queries.append(_select("person_key", detail, quote(schema, table), _in("person_key", objectors)))
+        match = re.fullmatch(r"contact_list_(\w+)", table)
+        if match:
+            withdrawn = _consents(ctx, f"purpose = {literal(match.group(1))}", granted=False)
+            detail = f"{schema}.{table}: person who opted out of {match.group(1)}"
+            queries.append(_select("person_key", detail, quote(schema, table), _in("person_key", withdrawn)))
+    return queries
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        1,
+        "contact lists hold only consented people",
+        "Every person in an e-mail or SMS contact list has a current, valid opt-in for that channel.",
+        rule_1,
+    ),
+    Rule(
+        2,
+        "no erased person anywhere",
+        "Nobody who asked for erasure is found again in the warehouse, the landing zone or quarantine.",
+        rule_2,
+    ),
+    Rule(
+        3,
+        "no minor in scores or contact lists",
+        "People under 18 are never scored, proposed as cell leaders or put on a contact list.",
+        rule_3,
+    ),
+    Rule(
+        4,
+        "no direct identifiers in analyst schemas",
+        "Analyst tables hold no e-mail, phone, name, bank account or street address, by column or by value.",
+        rule_4,
+    ),
+    Rule(
+        5,
+        "political opinion only with a lawful basis",
+        "A score, tier or support level about a person exists only for members or people who consented to "
+        "profiling (GDPR art. 9(2)(a) and (d)).",
+        rule_5,
+    ),
+    Rule(
+        6,
+        "retention windows respected",
+        "No person kept past the inactivity window; no comment text kept past its shorter window.",
+        rule_6,
+    ),
+    Rule(
+        7,
+        "social accounts linked only with social_matching consent",
+        "A social-media account or action is attached to a person only when they declared it and consented.",
+        rule_7,
+    ),
+    Rule(
+        8,
+        "data-subject requests answered within one month",
+        "No erasure, access, objection or rectification request is still open past its due date.",
+        rule_8,
+    ),
+    Rule(
+        9,
+        "objections and opt-outs respected on every channel",
+        "People who objected are never scored or contacted; an opt-out removes them from that channel.",
+        rule_9,
+    ),
+)

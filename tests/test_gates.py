@@ -1,0 +1,354 @@
+"""GDPR rules as SQL: each rule catches its planted violation, with pseudonymous keys only."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from test_gates_support import (
+    ERASED_EMAIL,
+    NOW,
+    PEOPLE,
+    build_campaign,
+    execute,
+    ident_hash,
+    key,
+)
+
+from socle.config import EXPECTATIONS_DIR, Paths
+from socle.gates.core import measure
+from socle.gates.quality import CHECKS
+from socle.gates.rules import RULES
+from socle.landing import Batch, Rejection, write_partition, write_rejections
+
+IDENTIFIERS = [v for person in PEOPLE.values() for v in person[:2] if v] + [ERASED_EMAIL]
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SOCLE_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def db(home: Path) -> Path:
+    return build_campaign(home)
+
+
+def violations(db: Path) -> dict[str, int]:
+    found = measure(db, now=NOW)
+    assert not [r for r, f in found.rules.items() if f.error], "a rule could not be computed"
+    return {rule_id: finding.violations for rule_id, finding in found.rules.items()}
+
+
+def finding(db: Path, rule_id: str):
+    return measure(db, now=NOW).rules[rule_id]
+
+
+def assert_no_identifier(payload: object) -> None:
+    text = json.dumps(payload, default=str).lower()
+    leaked = [i for i in IDENTIFIERS if i.lower() in text]
+    assert not leaked, f"{len(leaked)} identifiers leaked"
+
+
+def only(counts: dict[str, int], **expected: int) -> None:
+    """Exactly the named rules fire, with these counts; every other rule is clean."""
+    assert counts == {rule.rule_id: expected.get(rule.rule_id, 0) for rule in RULES}
+
+
+def test_compliant_campaign_passes_every_rule_and_check(db: Path):
+    found = measure(db, now=NOW)
+    only(violations(db))
+    assert found.check_errors == {}
+    assert found.metrics["dq_dim_supporter_rows"] == len(PEOPLE)
+
+
+def test_contact_list_person_without_current_consent_breaks_rule_1(db: Path):
+    execute(
+        db,
+        "update intermediate.int_consent_current set status = 'withdrawn' where person_key = ? "
+        "and purpose = 'email'",
+        [key("chloe")],
+    )
+    execute(
+        db, "insert into restricted.contact_list_sms values (?, ?, 'x')", [key("bruno"), PEOPLE["bruno"][1]]
+    )
+    result = finding(db, "rule_1")
+    assert result.violations == 2
+    assert set(result.examples) == {key("chloe"), key("bruno")}
+    assert result.details == {
+        "restricted.contact_list_email: no current granted email consent": 1,
+        "restricted.contact_list_sms: no current granted sms consent": 1,
+    }
+    assert_no_identifier(result.__dict__)
+
+
+def test_invalid_grant_does_not_count_as_consent(db: Path):
+    execute(
+        db,
+        "update intermediate.int_consent_current set is_valid = false where person_key = ?",
+        [key("chloe")],
+    )
+    assert finding(db, "rule_1").violations == 1
+
+
+def test_erased_person_found_in_warehouse_landing_and_quarantine_breaks_rule_2(db: Path, home: Path):
+    p = Paths(home)
+    erased = ident_hash(ERASED_EMAIL)
+    # An erased person sent again by a source: landed, quarantined (raw spelling), and built.
+    batch = Batch("events", NOW - timedelta(days=1), NOW, "http://127.0.0.1/api")
+    write_partition(
+        batch,
+        "rsvps",
+        [
+            {
+                "id": "r-9",
+                "event_id": "e-1",
+                "email": ERASED_EMAIL,
+                "status": "going",
+                "updated_at": NOW.isoformat(),
+            }
+        ],
+        root=p.landing,
+    )
+    write_rejections(
+        batch,
+        "rsvps",
+        [Rejection("bad date", ("updated_at",), {"email": " Gaelle.Roux@Example.org "})],
+        root=p.landing,
+    )
+    execute(
+        db, "insert into intermediate.int_persons (person_key, email) values (?, ?)", [erased, ERASED_EMAIL]
+    )
+    result = finding(db, "rule_2")
+    assert result.details == {
+        "intermediate.int_persons: person_key of an erased person": 1,
+        "intermediate.int_persons: email of an erased person": 1,
+        "landing events/rsvps: email of an erased person": 1,
+        "quarantine events/rsvps: email of an erased person": 1,
+    }
+    assert result.examples == (erased,)
+    assert_no_identifier(result.__dict__)
+
+
+def test_erasing_a_listed_person_flags_every_table_that_holds_them(db: Path, home: Path):
+    from test_gates_support import _tombstones
+
+    _tombstones(Paths(home), [PEOPLE["alice"][0]])
+    result = finding(db, "rule_2")
+    assert result.examples == (key("alice"),)
+    assert result.details["restricted.contact_list_email: email of an erased person"] == 1
+    assert result.details["landing crm/people: email of an erased person"] == 1
+    assert result.details["marts.supporter_scores: person_key of an erased person"] == 1
+
+
+def test_minor_in_scores_or_with_a_tier_breaks_rule_3(db: Path):
+    execute(
+        db,
+        "insert into marts.supporter_scores values (?, '1', '1', 3, 9, 'sympathisant', ?)",
+        [key("emma"), NOW.date()],
+    )
+    execute(db, "update marts.dim_supporter set tier = 'sympathisant' where person_key = ?", [key("emma")])
+    result = finding(db, "rule_3")
+    assert result.details == {
+        "marts.supporter_scores: person under 18": 1,
+        "marts.dim_supporter: under-18 with a tier or score": 1,
+    }
+    assert result.examples == (key("emma"),)
+
+
+def test_identifiers_in_analyst_marts_break_rule_4_by_value_and_by_column(db: Path):
+    execute(db, "alter table marts.fct_engagement add column note varchar")
+    planted = {
+        "act-0": "écrire à alice.martin@example.org",
+        "act-1": "rappeler au 06 12 34 56 02",
+        "act-2": "virement FR76 3000 6000 0112 3456 7890 189",
+        "act-3": "habite 12 rue de la République",
+        "act-4": "tel +33612345605",
+    }
+    for action_id, note in planted.items():
+        execute(db, "update marts.fct_engagement set note = ? where action_id = ?", [note, action_id])
+    execute(db, "create table marts.leak (person_key varchar, telephone varchar)")
+    result = finding(db, "rule_4")
+    assert result.details == {
+        "marts.fct_engagement.note: value looks like an e-mail": 1,
+        "marts.fct_engagement.note: value looks like a phone number": 2,
+        "marts.fct_engagement.note: value looks like an IBAN": 1,
+        "marts.fct_engagement.note: value looks like a street address": 1,
+        "marts.leak.telephone: column named like a phone number": 1,
+    }
+    assert_no_identifier(result.__dict__)
+
+
+def test_ordinary_mart_values_are_not_mistaken_for_identifiers(db: Path):
+    execute(db, "alter table marts.fct_engagement add column note varchar")
+    harmless = [
+        "2026-11-29T06:00:00+01:00",
+        "130550101",
+        "13055_0001",
+        "militant assidu",
+        "rue",
+        "3 portes",
+        "Réunion du 12/10 à 19h30",
+        "score 12.5",
+    ]
+    for index, note in enumerate(harmless):
+        execute(
+            db, "update marts.fct_engagement set note = ? where action_id = ?", [note, f"act-{index % 6}"]
+        )
+    assert finding(db, "rule_4").violations == 0
+
+
+def test_score_or_support_level_without_lawful_basis_breaks_rule_5(db: Path):
+    execute(
+        db,
+        "insert into marts.supporter_scores values (?, '1', '1', 4, 3, 'sympathisant', ?)",
+        [key("chloe"), NOW.date()],
+    )
+    execute(db, "update intermediate.int_persons set support_level = 2 where person_key = ?", [key("david")])
+    result = finding(db, "rule_5")
+    assert set(result.examples) == {key("chloe"), key("david")}
+    assert result.details == {
+        "marts.supporter_scores: score/tier/rank_in_bureau without consent or membership": 1,
+        "intermediate.int_persons: support_level without consent or membership": 1,
+    }
+
+
+def test_withdrawn_profiling_consent_makes_an_existing_score_a_violation(db: Path):
+    assert finding(db, "rule_5").violations == 0
+    execute(
+        db,
+        "update intermediate.int_consent_current set status = 'withdrawn' where person_key = ? "
+        "and purpose = 'profiling'",
+        [key("bruno")],
+    )
+    result = finding(db, "rule_5")
+    assert result.examples == (key("bruno"),)
+    assert result.violations == 2  # the score row and the tier shown in dim_supporter
+
+
+def test_inactive_person_and_old_comment_text_break_rule_6(db: Path, home: Path):
+    execute(
+        db,
+        "update marts.dim_supporter set last_activity_at = ? where person_key = ?",
+        [NOW - timedelta(days=4 * 365), key("chloe")],
+    )
+    old = NOW - timedelta(days=100)
+    batch = Batch("facebook", old - timedelta(days=1), old, "http://127.0.0.1/graph")
+    write_partition(
+        batch,
+        "comments",
+        [
+            {
+                "id": "c-old",
+                "post_id": "p-1",
+                "from_id": "fb-9",
+                "message": "Non merci",
+                "created_time": old.strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            }
+        ],
+        root=Paths(home).landing,
+    )
+    # The campaign's own old posts are not comments by people.
+    write_partition(
+        Batch("facebook", old - timedelta(days=1), old, "http://127.0.0.1/graph"),
+        "posts",
+        [{"id": "p-1", "message": "Meeting", "created_time": old.isoformat()}],
+        root=Paths(home).landing,
+    )
+    result = finding(db, "rule_6")
+    assert result.details == {
+        "marts.dim_supporter: no activity for more than 1095 days": 1,
+        "landing facebook/comments: comment text older than 60 days": 1,
+    }
+    assert key("chloe") in result.examples
+
+
+def test_social_link_or_social_action_without_matching_consent_breaks_rule_7(db: Path):
+    execute(
+        db,
+        "insert into intermediate.int_social_accounts_linked values ('x', 'x-77', ?, 'declared_handle')",
+        [key("chloe")],
+    )
+    execute(
+        db,
+        "insert into marts.fct_engagement values ('act-x', ?, null, 'x_retweet', 1, ?, ?)",
+        [key("bruno"), NOW, NOW.date()],
+    )
+    result = finding(db, "rule_7")
+    assert set(result.examples) == {key("chloe"), key("bruno")}
+    assert result.violations == 2
+
+
+def test_request_open_past_one_month_breaks_rule_8_until_answered(db: Path, home: Path):
+    execute(
+        db,
+        "insert into staging.stg_dsr__requests values ('dsr-1', 'erasure', ?, null, ?)",
+        [PEOPLE["chloe"][0], NOW - timedelta(days=40)],
+    )
+    execute(
+        db,
+        "insert into staging.stg_dsr__requests values ('dsr-2', 'access', ?, null, ?)",
+        [PEOPLE["bruno"][0], NOW - timedelta(days=10)],
+    )
+    result = finding(db, "rule_8")
+    assert (result.violations, result.examples) == (1, ("dsr-1",))
+    assert result.details == {"erasure request open past its due date": 1}
+    ledger = Paths(home).compliance_store / "requests.jsonl"
+    ledger.write_text(
+        json.dumps({"request_id": "dsr-1", "status": "done", "completed_at": NOW.isoformat()}) + "\n"
+    )
+    assert finding(db, "rule_8").violations == 0
+
+
+def test_objector_or_opted_out_person_in_a_list_breaks_rule_9(db: Path):
+    execute(
+        db, "insert into restricted.contact_list_email values (?, ?, 'x')", [key("farid"), PEOPLE["farid"][0]]
+    )
+    # An objection request the models missed is still caught: the request names the person.
+    execute(
+        db,
+        "insert into staging.stg_dsr__requests values ('dsr-3', 'objection', null, ?, ?)",
+        [PEOPLE["david"][1], NOW - timedelta(days=2)],
+    )
+    result = finding(db, "rule_9")
+    assert result.details == {
+        "restricted.contact_list_email: person who objected": 1,
+        "restricted.contact_list_email: person who opted out of email": 1,
+        "restricted.contact_list_sms: person who objected": 1,
+    }
+    assert set(result.examples) == {key("farid"), key("david")}
+    counts = violations(db)
+    assert counts["rule_1"] == 1  # farid has no email grant either
+
+
+def test_rule_that_cannot_be_computed_fails_closed_without_quoting_data(db: Path):
+    # A consent table whose purpose is not text: the comparison fails at run time.
+    execute(db, "alter table intermediate.int_consent_current alter purpose type integer using 1")
+    found = measure(db, now=NOW)
+    assert found.rules["rule_1"].error
+    assert found.rules["rule_1"].count is None
+    assert_no_identifier(found.rules["rule_1"].__dict__)
+
+
+def test_a_missing_warehouse_is_an_explicit_error(home: Path):
+    with pytest.raises(FileNotFoundError, match="no build database"):
+        measure(home / "build" / "warehouse.duckdb", now=NOW)
+
+
+def test_suites_name_every_rule_and_check_and_severities_are_committed():
+    gdpr = json.loads((EXPECTATIONS_DIR / "gdpr.json").read_text())
+    quality = json.loads((EXPECTATIONS_DIR / "data_quality.json").read_text())
+    assert [e["kwargs"]["column"] for e in gdpr["expectations"]] == [r.column for r in RULES]
+    assert [e["meta"]["rule_id"] for e in gdpr["expectations"]] == [r.rule_id for r in RULES]
+    assert all(
+        e["kwargs"] == {"column": e["kwargs"]["column"], "min_value": 0, "max_value": 0}
+        for e in gdpr["expectations"]
+    )
+    assert [e["kwargs"]["column"] for e in quality["expectations"]] == [c.check_id for c in CHECKS]
+    severities = yaml.safe_load((EXPECTATIONS_DIR / "severity.yml").read_text())["data_quality"]
+    assert set(severities) == {c.check_id for c in CHECKS}
+    assert set(severities.values()) <= {"fail", "warn"}
