@@ -117,7 +117,10 @@ def test_erased_person_found_in_warehouse_landing_and_quarantine_breaks_rule_2(d
     write_rejections(
         batch,
         "rsvps",
-        [Rejection("bad date", ("updated_at",), {"email": " Gaelle.Roux@Example.org "})],
+        [
+            Rejection("bad date", ("updated_at",), {"email": " Gaelle.Roux@Example.org "}),
+            Rejection("bad email", ("email",), {"email": "not an address", "phone": "12"}),
+        ],
         root=p.landing,
     )
     execute(

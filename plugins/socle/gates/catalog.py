@@ -76,10 +76,11 @@ def connect_read_only(build_db: Path) -> duckdb.DuckDBPyConnection:
     functions = {
         "socle_email": normalise_email,
         "socle_phone": lambda raw: normalise_phone(raw),
-        "socle_hmac": lambda value: keyed_hash(value, secret),
+        "socle_hmac": lambda value: None if value is None else keyed_hash(value, secret),
     }
+    # "special": the functions may return NULL (an identifier that does not parse).
     for name, function in functions.items():
-        con.create_function(name, function, [VARCHAR], VARCHAR, side_effects=False)
+        con.create_function(name, function, [VARCHAR], VARCHAR, null_handling="special", side_effects=False)
     return con
 
 
