@@ -1,0 +1,389 @@
+"""Retention limits applied to the landing zone (GDPR art. 5(1)(e); GDPR rule 6).
+
+The warehouse is rebuilt from the landing zone, so purging here purges everywhere at the
+next build. Windows, their defaults and where the defaults come from (CNIL délibération
+n° 2012-020 on political communication files, and CNIL 2023 guidance on social networks):
+
+- **Prospects who never answered**: until the campaign ends. ``SOCLE_CAMPAIGN_END``
+  (ISO date; default today + 120 days, so the demo campaign is kept). Basis: data used for
+  election communication is kept until the end of the election unless consent covers more.
+- **Supporters, members, volunteers** (people who answered): 36 months after their last
+  activity. ``SOCLE_RETENTION_CONTACT_MONTHS``. Basis: regular contacts are kept "until
+  exchanges end"; 36 months without any exchange is taken as that end.
+- **Comment and mention text** of social accounts: 90 days, then the text is nulled in
+  ``facebook/comments.message`` and ``x/tweets.text`` (the interaction itself is kept).
+  ``SOCLE_RETENTION_COMMENT_TEXT_DAYS``. Basis: data collected on social networks is kept
+  for a shorter time than contacts' data.
+- **Quarantined rows** (``_rejected``): 90 days after they were loaded.
+  ``SOCLE_RETENTION_REJECTED_DAYS``. They are kept for review and correction only.
+- **Access-request exports**: 30 days after they were written.
+  ``SOCLE_RETENTION_ACCESS_EXPORT_DAYS``. The answer was sent; the copy is not kept.
+
+*Who answered*: a person (e-mail or phone, joined through the records that carry both) who
+is a member, granted a consent, RSVPed, signed a meeting sheet, volunteered for canvassing,
+or agreed at the door to be contacted. Everyone else is a prospect. A person's last
+activity is the latest time on any record carrying one of their identifiers (a record's own
+time: ``updated_at``, ``occurred_at``, ``signed_at``, ``session_date``...; its load time when
+that is unreadable). A record is purged when every identifier of the person it is about has
+expired; a canvassing record is about the door's contact, not the volunteer.
+
+:func:`apply_retention` rewrites the affected Parquet parts atomically and appends one line
+per action to ``compliance/retention_log.jsonl`` (counts only).
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from socle.config import paths
+from socle.dsr import access_exports_dir, landing_entities, parquet_scan, rewrite_part
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONTACT_MONTHS = 36
+DEFAULT_COMMENT_TEXT_DAYS = 90
+DEFAULT_REJECTED_DAYS = 90
+DEFAULT_ACCESS_EXPORT_DAYS = 30
+DEFAULT_CAMPAIGN_DAYS_AHEAD = 120
+
+# Social entities whose free text expires sooner: entity -> (text column, time column, kept when).
+COMMENT_TEXT = {
+    "facebook/comments": ("message", "created_time", None),
+    "x/tweets": ("text", "created_at", "kind = 'post'"),  # the campaign's own posts are not comments
+}
+
+
+@dataclass(frozen=True)
+class PersonEntity:
+    """How a person-bearing landing entity feeds retention."""
+
+    email_columns: tuple[str, ...]
+    phone_columns: tuple[str, ...]
+    time_columns: tuple[str, ...]
+    answered: str  # SQL: this record is an answer from the person it is about
+    answered_columns: tuple[str, ...] = ()  # what ``answered`` reads (optional columns may be absent)
+    subject_columns: tuple[str, ...] | None = None  # identifiers of the person the record is about
+
+
+PERSON_ENTITIES: dict[str, PersonEntity] = {
+    "crm/people": PersonEntity(
+        ("email",),
+        ("phone",),
+        ("updated_at", "created_at"),
+        "lower(is_member) in ('true', 'oui', '1')",
+        ("is_member",),
+    ),
+    "crm/consents": PersonEntity(
+        ("email",), ("phone",), ("occurred_at",), "lower(status) = 'granted'", ("status",)
+    ),
+    "events/rsvps": PersonEntity(("email",), ("phone",), ("checked_in_at", "updated_at"), "true"),
+    "signin/attendance": PersonEntity(("email",), ("phone",), ("signed_at",), "true"),
+    "canvass/visits": PersonEntity(
+        ("contact_email", "volunteer_email"),
+        ("contact_phone",),
+        ("session_date",),
+        "lower(consent_contact) in ('true', 'oui', '1')",
+        ("consent_contact",),
+        subject_columns=("contact_email", "contact_phone"),
+    ),
+    "dsr/requests": PersonEntity(("email",), ("phone",), ("received_at",), "false"),
+}
+
+
+@dataclass(frozen=True)
+class RetentionWindows:
+    """The retention windows in force (see the module docstring for defaults and sources)."""
+
+    campaign_end: date
+    contact_months: int = DEFAULT_CONTACT_MONTHS
+    comment_text_days: int = DEFAULT_COMMENT_TEXT_DAYS
+    rejected_days: int = DEFAULT_REJECTED_DAYS
+    access_export_days: int = DEFAULT_ACCESS_EXPORT_DAYS
+
+    def contact_cutoff(self, now: datetime) -> datetime:
+        """Activity before this instant is past the contact window."""
+        return subtract_months(now, self.contact_months)
+
+    def comment_cutoff(self, now: datetime) -> datetime:
+        return now - timedelta(days=self.comment_text_days)
+
+    def rejected_cutoff(self, now: datetime) -> datetime:
+        return now - timedelta(days=self.rejected_days)
+
+    def campaign_over(self, now: datetime) -> bool:
+        return now.date() > self.campaign_end
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "campaign_end": self.campaign_end.isoformat(),
+            "prospects": "until the campaign ends",
+            "contact_months": self.contact_months,
+            "comment_text_days": self.comment_text_days,
+            "rejected_days": self.rejected_days,
+            "access_export_days": self.access_export_days,
+        }
+
+
+def subtract_months(moment: datetime, months: int) -> datetime:
+    """The same day ``months`` earlier, clamped to the month's last day."""
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number (got {raw!r})") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive (got {value})")
+    return value
+
+
+def retention_windows(today: date | None = None) -> RetentionWindows:
+    """The windows in force: defaults, overridden by ``SOCLE_CAMPAIGN_END``/``SOCLE_RETENTION_*``."""
+    today = today or datetime.now(UTC).date()
+    raw_end = os.environ.get("SOCLE_CAMPAIGN_END", "").strip()
+    try:
+        campaign_end = (
+            date.fromisoformat(raw_end) if raw_end else today + timedelta(days=DEFAULT_CAMPAIGN_DAYS_AHEAD)
+        )
+    except ValueError:
+        raise ValueError(
+            f"SOCLE_CAMPAIGN_END must be an ISO date like 2026-03-22 (got {raw_end!r})"
+        ) from None
+    return RetentionWindows(
+        campaign_end=campaign_end,
+        contact_months=_env_int("SOCLE_RETENTION_CONTACT_MONTHS", DEFAULT_CONTACT_MONTHS),
+        comment_text_days=_env_int("SOCLE_RETENTION_COMMENT_TEXT_DAYS", DEFAULT_COMMENT_TEXT_DAYS),
+        rejected_days=_env_int("SOCLE_RETENTION_REJECTED_DAYS", DEFAULT_REJECTED_DAYS),
+        access_export_days=_env_int("SOCLE_RETENTION_ACCESS_EXPORT_DAYS", DEFAULT_ACCESS_EXPORT_DAYS),
+    )
+
+
+def retention_log_path() -> Path:
+    return paths().compliance_store / "retention_log.jsonl"
+
+
+@dataclass
+class RetentionRun:
+    """Counts of what one pass purged (safe to log and to return through XCom)."""
+
+    windows: RetentionWindows
+    comment_texts_nulled: dict[str, int] = field(default_factory=dict)
+    person_rows_purged: dict[str, int] = field(default_factory=dict)
+    identifiers_expired: int = 0
+    rejected_rows_purged: dict[str, int] = field(default_factory=dict)
+    access_exports_deleted: int = 0
+    files_rewritten: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "comment_texts_nulled": sum(self.comment_texts_nulled.values()),
+            "person_rows_purged": sum(self.person_rows_purged.values()),
+            "identifiers_expired": self.identifiers_expired,
+            "rejected_rows_purged": sum(self.rejected_rows_purged.values()),
+            "access_exports_deleted": self.access_exports_deleted,
+            "files_rewritten": self.files_rewritten,
+        }
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ts(moment: datetime) -> str:
+    return f"timestamptz {_lit(moment.astimezone(UTC).isoformat())}"
+
+
+def _time_expr(columns: list[str], available: list[str]) -> str:
+    """A record's time: its first readable time column, else its load time."""
+    parts = [f'try_cast("{c}" as timestamptz)' for c in columns if c in available]
+    return "coalesce(" + ", ".join([*parts, "try_cast(_fetched_at as timestamptz)"]) + ")"
+
+
+def _columns(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
+    return [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
+
+
+def _null_comment_texts(con: duckdb.DuckDBPyConnection, now: datetime, run: RetentionRun) -> None:
+    cutoff = _ts(run.windows.comment_cutoff(now))
+    for entity in landing_entities():
+        if entity.key not in COMMENT_TEXT:
+            continue
+        text, time_column, kept_when = COMMENT_TEXT[entity.key]
+        for part in entity.files:
+            source = parquet_scan(part)
+            columns = _columns(con, source)
+            if text not in columns:
+                continue
+            expired = f'"{text}" is not null and {_time_expr([time_column], columns)} < {cutoff}'
+            if kept_when and "kind" in columns:
+                expired += f" and not coalesce({kept_when}, false)"
+            n = con.execute(f"select count(*) from {source} where {expired}").fetchone()[0]
+            if not n:
+                continue
+            nulled = f'case when {expired} then null else "{text}" end as "{text}"'
+            query = f"select * replace ({nulled}) from {source}"
+            rewrite_part(con, part, query, "retention:comment_text")
+            run.comment_texts_nulled[entity.key] = run.comment_texts_nulled.get(entity.key, 0) + n
+            run.files_rewritten += 1
+
+
+def _observations(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list, PersonEntity]]:
+    """Load ``obs(filename, row_number, identifier, at, answered, is_subject)`` from every person entity."""
+    con.execute(
+        "create or replace temp table obs (filename varchar, row_number bigint, identifier varchar, "
+        "at timestamptz, answered boolean, is_subject boolean)"
+    )
+    entities = {}
+    for entity in landing_entities():
+        spec = PERSON_ENTITIES.get(entity.key)
+        if spec is None:
+            continue
+        source = parquet_scan(
+            entity.files, "union_by_name = true", "filename = true", "file_row_number = true"
+        )
+        columns = _columns(con, source)
+        at = _time_expr(list(spec.time_columns), columns)
+        answered = spec.answered if set(spec.answered_columns) <= set(columns) else "false"
+        subject_columns = spec.subject_columns or (*spec.email_columns, *spec.phone_columns)
+        for column in (*spec.email_columns, *spec.phone_columns):
+            if column not in columns:
+                continue
+            value = f'lower(trim("{column}"))' if column in spec.email_columns else f'trim("{column}")'
+            con.execute(
+                f"insert into obs select filename, file_row_number, {value}, {at}, "
+                f"coalesce({answered}, false), {column in subject_columns} from {source} "
+                f"where nullif(trim(\"{column}\"), '') is not null"
+            )
+        entities[entity.key] = (list(entity.files), spec)
+    return entities
+
+
+def _purge_people(con: duckdb.DuckDBPyConnection, now: datetime, run: RetentionRun) -> None:
+    entities = _observations(con)
+    if not entities:
+        return
+    windows = run.windows
+    prospects_expire = "true" if windows.campaign_over(now) else "false"
+    # Two hops through shared records approximate the person (e-mail <-> phone) without dbt.
+    con.execute(
+        f"""
+        create or replace temp table expired_rows as
+        with by_identifier as (
+            select identifier, max(at) as last_at, bool_or(answered) as answered from obs group by identifier
+        ),
+        by_record as (
+            select obs.filename, obs.row_number, max(i.last_at) as last_at, bool_or(i.answered) as answered
+            from obs inner join by_identifier as i using (identifier)
+            group by obs.filename, obs.row_number
+        ),
+        person as (
+            select obs.identifier, max(r.last_at) as last_at, bool_or(r.answered) as answered
+            from obs inner join by_record as r using (filename, row_number)
+            group by obs.identifier
+        ),
+        expired as (
+            select identifier from person
+            where coalesce(last_at < {_ts(windows.contact_cutoff(now))}, false)
+               or (not answered and {prospects_expire})
+        )
+        select obs.filename, obs.row_number
+        from obs
+        where obs.is_subject
+        group by obs.filename, obs.row_number
+        having bool_and(obs.identifier in (select identifier from expired))
+        """
+    )
+    run.identifiers_expired = con.execute(
+        "select count(distinct identifier) from obs inner join expired_rows using (filename, row_number)"
+    ).fetchone()[0]
+    affected = dict(con.execute("select filename, count(*) from expired_rows group by filename").fetchall())
+    for key, (files, _spec) in entities.items():
+        for part in files:
+            n = affected.get(str(part), 0)
+            if not n:
+                continue
+            name = _lit(str(part))
+            expired = f"select row_number from expired_rows where filename = {name}"
+            source = parquet_scan(part, "file_row_number = true")
+            query = (
+                f"select * exclude (file_row_number) from {source} where file_row_number not in ({expired})"
+            )
+            rewrite_part(con, part, query, "retention:person")
+            run.person_rows_purged[key] = run.person_rows_purged.get(key, 0) + n
+            run.files_rewritten += 1
+
+
+def _purge_rejected(con: duckdb.DuckDBPyConnection, now: datetime, run: RetentionRun) -> None:
+    cutoff = _ts(run.windows.rejected_cutoff(now))
+    for entity in landing_entities():
+        if not entity.key.startswith("_rejected/"):
+            continue
+        for part in entity.files:
+            source = parquet_scan(part)
+            expired = f"coalesce(try_cast(_fetched_at as timestamptz) < {cutoff}, false)"
+            n = con.execute(f"select count(*) from {source} where {expired}").fetchone()[0]
+            if not n:
+                continue
+            rewrite_part(con, part, f"select * from {source} where not {expired}", "retention:rejected")
+            run.rejected_rows_purged[entity.key] = run.rejected_rows_purged.get(entity.key, 0) + n
+            run.files_rewritten += 1
+
+
+def _purge_access_exports(now: datetime, run: RetentionRun) -> None:
+    directory = access_exports_dir()
+    if not directory.exists():
+        return
+    cutoff = (now - timedelta(days=run.windows.access_export_days)).timestamp()
+    for export in directory.iterdir():
+        if export.suffix in (".json", ".html") and export.stat().st_mtime < cutoff:
+            export.unlink()
+            run.access_exports_deleted += 1
+
+
+def apply_retention(now: datetime | None = None) -> RetentionRun:
+    """Purge what is past its window from the landing zone and the access exports; counts only."""
+    now = now or datetime.now(UTC)
+    run = RetentionRun(windows=retention_windows(now.date()))
+    with duckdb.connect() as con:
+        _null_comment_texts(con, now, run)
+        _purge_people(con, now, run)
+        _purge_rejected(con, now, run)
+    _purge_access_exports(now, run)
+    _write_log(now, run)
+    log.info("retention: %s", json.dumps(run.summary(), sort_keys=True))
+    return run
+
+
+def _write_log(now: datetime, run: RetentionRun) -> None:
+    lines = []
+    for action, counts in (
+        ("comment_text_nulled", run.comment_texts_nulled),
+        ("person_rows_purged", run.person_rows_purged),
+        ("rejected_rows_purged", run.rejected_rows_purged),
+    ):
+        lines += [{"action": action, "entity": key, "rows": n} for key, n in sorted(counts.items())]
+    if run.access_exports_deleted:
+        lines.append({"action": "access_exports_deleted", "files": run.access_exports_deleted})
+    lines.append({"action": "run", **run.summary(), "windows": run.windows.as_dict()})
+    path = retention_log_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(json.dumps({"at": now.isoformat(), **line}, sort_keys=True) + "\n")
