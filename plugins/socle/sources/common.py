@@ -101,6 +101,15 @@ class EntitySpec:
 # ---------------------------------------------------------------- values
 
 
+def base_url(host: str) -> str:
+    """The connection host as a base URL; a bare host gets https (http on loopback)."""
+    host = (host or "").strip().rstrip("/")
+    if not host or "://" in host:
+        return host
+    loopback = host.startswith(("127.", "localhost", "[::1]"))
+    return ("http://" if loopback else "https://") + host
+
+
 def normalise_header(name: str) -> str:
     """``Téléphone portable `` -> ``telephone_portable``: accents off, lower case, ``_``."""
     text = unicodedata.normalize("NFKD", name.replace("\ufeff", "")).encode("ascii", "ignore").decode()

@@ -14,7 +14,7 @@ from typing import Any
 
 from socle.http import HttpClient, SourceError, make_session
 from socle.landing import Batch
-from socle.sources.common import EntitySpec, IngestResult, Settings, in_window, land, paginate
+from socle.sources.common import EntitySpec, IngestResult, Settings, base_url, in_window, land, paginate
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def client_for(settings: Settings, **options: Any) -> HttpClient:
     if not settings.password:
         raise SourceError("the socle_events connection has no API token (password)")
     return make_session(
-        settings.host,
+        base_url(settings.host),
         headers={"Authorization": f"Bearer {settings.password}", "Accept": "application/vnd.api+json"},
         **options,
     )

@@ -24,7 +24,7 @@ from socle.http import (
     make_session,
 )
 from socle.landing import Batch
-from socle.sources.common import EntitySpec, IngestResult, Settings, in_window, land, paginate
+from socle.sources.common import EntitySpec, IngestResult, Settings, base_url, in_window, land, paginate
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def client_for(settings: Settings, **options: Any) -> HttpClient:
     if not settings.password:
         raise SourceError("the socle_facebook connection has no page access token (password)")
     return make_session(
-        settings.host or "https://graph.facebook.com",
+        base_url(settings.host) or "https://graph.facebook.com",
         params={"access_token": settings.password},
         rate_limit_hooks=[facebook_usage_hook()],
         classify_error=classify_graph_error,

@@ -31,6 +31,7 @@ from socle.sources.common import (
     EntitySpec,
     IngestResult,
     Settings,
+    base_url,
     detect_delimiter,
     detect_encoding,
     land_stream,
@@ -398,7 +399,7 @@ def ingest(
     files = datasets(settings.extra)
     if not files:
         raise SourceError("the socle_opendata connection extra names no file to download")
-    http = client or (make_session(settings.host) if settings.host else None)
+    http = client or (make_session(base_url(settings.host)) if settings.host else None)
     unchanged: list[str] = []
     try:
         for dataset in files:

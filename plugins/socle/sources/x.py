@@ -23,7 +23,7 @@ from socle.http import (
     x_rate_limit_hook,
 )
 from socle.landing import Batch
-from socle.sources.common import EntitySpec, IngestResult, Settings, in_window, land, paginate
+from socle.sources.common import EntitySpec, IngestResult, Settings, base_url, in_window, land, paginate
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def client_for(settings: Settings, **options: Any) -> HttpClient:
     if not settings.password:
         raise SourceError("the socle_x connection has no bearer token (password)")
     return make_session(
-        settings.host or "https://api.x.com",
+        base_url(settings.host) or "https://api.x.com",
         headers={"Authorization": f"Bearer {settings.password}"},
         rate_limit_hooks=[x_rate_limit_hook],
         classify_error=classify_x_error,
