@@ -9,12 +9,12 @@ latest as (
     select * from events
     where person_key is not null
     qualify row_number() over (
-        partition by person_key, purpose
-        order by
-            occurred_at desc nulls last,
-            case when status = 'withdrawn' then 0 else 1 end,
-            consent_event_id desc
-    ) = 1
+            partition by person_key, purpose
+            order by
+                occurred_at desc nulls last,
+                case when status = 'withdrawn' then 0 else 1 end,
+                consent_event_id desc
+        ) = 1
 ),
 
 final as (

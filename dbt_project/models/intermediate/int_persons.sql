@@ -45,7 +45,9 @@ attributes as (
         ) as acquisition_source,
         first(support_level {{ by_priority }}) filter (where support_level is not null) as support_level,
         coalesce(first(is_member {{ by_priority }}) filter (where is_member is not null), false) as is_member,
-        coalesce(first(leads_cell {{ by_priority }}) filter (where leads_cell is not null), false) as leads_cell,
+        coalesce(
+            first(leads_cell {{ by_priority }}) filter (where leads_cell is not null), false
+        ) as leads_cell,
         count(*) as record_count,
         min(first_observed_at) as first_seen_at,
         max(observed_at) as last_seen_at

@@ -35,26 +35,22 @@ scored as (
     inner join points on actions.action_type = points.action_type
 ),
 
-{% if is_incremental() %}
 changed as (
     select scored.*
     from scored
-    left join {{ this }} as existing on scored.action_id = existing.action_id
-    where
-        existing.action_id is null
-        or scored.event_at >= (
-            select max(loaded.event_at) - to_days({{ var('engagement_lookback_days') }})
-            from {{ this }} as loaded
-        )
-        or scored.person_key is distinct from existing.person_key
-        or scored.points is distinct from existing.points
-        or scored.event_at is distinct from existing.event_at
+    {% if is_incremental() %}
+        left join {{ this }} as loaded_action on scored.action_id = loaded_action.action_id
+        where
+            loaded_action.action_id is null
+            or scored.event_at >= (
+                select max(previous_run.event_at) - to_days({{ var('engagement_lookback_days') }})
+                from {{ this }} as previous_run
+            )
+            or scored.person_key is distinct from loaded_action.person_key
+            or scored.points is distinct from loaded_action.points
+            or scored.event_at is distinct from loaded_action.event_at
+    {% endif %}
 ),
-{% else %}
-changed as (
-    select * from scored
-),
-{% endif %}
 
 final as (
     select

@@ -17,7 +17,7 @@ decayed as (
         sum(
             engagement.points * power(
                 0.5,
-                {{ dbt.datediff('engagement.event_date', as_of, 'day') }} / {{ var('score_half_life_days') }}
+                date_diff('day', engagement.event_date, {{ as_of }}) / {{ var('score_half_life_days') }}
             )
         ) as score,
         count(*) as action_count,
@@ -50,7 +50,7 @@ final as (
         cast(action_count as bigint) as action_count,
         cast(row_number() over (
             partition by bureau_code
-            order by score desc, person_key
+            order by score desc, person_key asc
         ) as bigint) as rank_in_bureau,
         case
             when score >= {{ var('tier_cell_leader_min_score') }} then 'cell_leader_candidate'

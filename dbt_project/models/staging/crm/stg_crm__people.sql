@@ -36,9 +36,9 @@ renamed as (
 deduplicated as (
     select * from renamed
     qualify row_number() over (
-        partition by crm_id
-        order by loaded_at desc, updated_at desc nulls last, batch_id desc
-    ) = 1
+            partition by crm_id
+            order by loaded_at desc, updated_at desc nulls last, batch_id desc
+        ) = 1
 ),
 
 final as (

@@ -23,9 +23,9 @@ renamed as (
 final as (
     select * from renamed
     qualify row_number() over (
-        partition by event_id
-        order by loaded_at desc, updated_at desc nulls last, batch_id desc
-    ) = 1
+            partition by event_id
+            order by loaded_at desc, updated_at desc nulls last, batch_id desc
+        ) = 1
 )
 
 select * from final

@@ -24,9 +24,9 @@ renamed as (
 deduplicated as (
     select * from renamed
     qualify row_number() over (
-        partition by rsvp_id
-        order by loaded_at desc, updated_at desc nulls last, batch_id desc
-    ) = 1
+            partition by rsvp_id
+            order by loaded_at desc, updated_at desc nulls last, batch_id desc
+        ) = 1
 ),
 
 final as (

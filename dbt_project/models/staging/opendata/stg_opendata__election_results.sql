@@ -29,9 +29,9 @@ renamed as (
 final as (
     select * from renamed
     qualify row_number() over (
-        partition by election, bureau_key, list_number
-        order by loaded_at desc, batch_id desc
-    ) = 1
+            partition by election, bureau_key, list_number
+            order by loaded_at desc, batch_id desc
+        ) = 1
 )
 
 select * from final
