@@ -6,6 +6,8 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from test_gates_support import (
@@ -19,6 +21,7 @@ from test_gates_support import (
 )
 
 from socle.config import EXPECTATIONS_DIR, Paths
+from socle.dsr import LEDGER_SCHEMA, ledger_path
 from socle.gates.core import measure
 from socle.gates.quality import CHECKS
 from socle.gates.rules import RULES
@@ -240,7 +243,7 @@ def test_inactive_person_and_old_comment_text_break_rule_6(db: Path, home: Path)
         [NOW - timedelta(days=4 * 365), key("chloe")],
     )
     old = NOW - timedelta(days=100)
-    batch = Batch("facebook", old - timedelta(days=1), old, "http://127.0.0.1/graph")
+    batch = Batch("facebook", old - timedelta(days=1), old, "http://127.0.0.1/graph", fetched_at=old)
     write_partition(
         batch,
         "comments",
@@ -255,6 +258,9 @@ def test_inactive_person_and_old_comment_text_break_rule_6(db: Path, home: Path)
         ],
         root=Paths(home).landing,
     )
+    write_rejections(
+        batch, "comments", [Rejection("no id", ("id",), {"message": "?"})], root=Paths(home).landing
+    )
     # The campaign's own old posts are not comments by people.
     write_partition(
         Batch("facebook", old - timedelta(days=1), old, "http://127.0.0.1/graph"),
@@ -264,8 +270,9 @@ def test_inactive_person_and_old_comment_text_break_rule_6(db: Path, home: Path)
     )
     result = finding(db, "rule_6")
     assert result.details == {
-        "marts.dim_supporter: no activity for more than 1095 days": 1,
-        "landing facebook/comments: comment text older than 60 days": 1,
+        "marts.dim_supporter: no activity for more than 36 months": 1,
+        "landing facebook/comments: comment text older than 90 days": 1,
+        "quarantine facebook/comments: row kept more than 90 days": 1,
     }
     assert key("chloe") in result.examples
 
@@ -300,11 +307,30 @@ def test_request_open_past_one_month_breaks_rule_8_until_answered(db: Path, home
     result = finding(db, "rule_8")
     assert (result.violations, result.examples) == (1, ("dsr-1",))
     assert result.details == {"erasure request open past its due date": 1}
-    ledger = Paths(home).compliance_store / "requests.jsonl"
-    ledger.write_text(
-        json.dumps({"request_id": "dsr-1", "status": "done", "completed_at": NOW.isoformat()}) + "\n"
-    )
+    # The ledger socle.dsr keeps: the request was answered (its landed row may be gone).
+    answered = {
+        "request_id": "dsr-1",
+        "request_type": "erasure",
+        "received_at": NOW - timedelta(days=40),
+        "due_at": NOW - timedelta(days=10),
+        "done_at": NOW - timedelta(days=12),
+        "status": "done",
+    }
+    pq.write_table(pa.Table.from_pylist([answered], schema=LEDGER_SCHEMA), ledger_path())
     assert finding(db, "rule_8").violations == 0
+
+
+def test_ledger_request_still_pending_past_due_breaks_rule_8(db: Path):
+    pending = {
+        "request_id": "dsr-5",
+        "request_type": "access",
+        "received_at": NOW - timedelta(days=45),
+        "due_at": NOW - timedelta(days=15),
+        "status": "overdue",
+    }
+    pq.write_table(pa.Table.from_pylist([pending], schema=LEDGER_SCHEMA), ledger_path())
+    result = finding(db, "rule_8")
+    assert (result.violations, result.examples) == (1, ("dsr-5",))
 
 
 def test_objector_or_opted_out_person_in_a_list_breaks_rule_9(db: Path):

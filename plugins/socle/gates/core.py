@@ -25,6 +25,7 @@ from socle.gates.catalog import Catalog, connect_read_only
 from socle.gates.quality import CHECKS
 from socle.gates.rules import RULES, Context, Rule
 from socle.gates.validation import validate
+from socle.retention import retention_windows
 
 MAX_EXAMPLES = 5
 # Errors whose message names only SQL objects, never a value read from the data.
@@ -189,7 +190,8 @@ def measure(build_db: Path | None = None, *, now: datetime | None = None) -> Mea
     p = paths()
     con = connect_read_only(Path(build_db or p.build_db))
     try:
-        ctx = Context(con, Catalog.read(con), p, settings.retention(), now or datetime.now(UTC))
+        now = now or datetime.now(UTC)
+        ctx = Context(con, Catalog.read(con), p, retention_windows(now.date()), now)
         evaluated = {rule.rule_id: _evaluate_rule(ctx, rule) for rule in RULES}
         metrics, check_errors = _measure(ctx)
     finally:

@@ -21,7 +21,7 @@ import duckdb
 
 from socle.config import Paths
 from socle.gates.catalog import Catalog, literal, quote
-from socle.gates.settings import Retention
+from socle.retention import RetentionWindows
 
 ANALYST_SCHEMAS = ("marts",)
 WAREHOUSE_SCHEMAS = ("staging", "intermediate", "marts", "restricted")
@@ -40,7 +40,9 @@ SELECTION_TABLE = re.compile(r"score|contact_list|cell_leader|candidate")
 COMMENT_TEXT_COLUMNS = ("message", "text", "comment_text", "body")
 COMMENT_TIME_COLUMNS = ("created_time", "created_at", "commented_at", "posted_at", "event_at", "occurred_at")
 ANSWERED_STATUSES = ("done", "completed", "complete", "applied", "answered", "closed", "rejected", "refused")
-ANSWERED_COLUMNS = ("answered_at", "completed_at", "applied_at", "closed_at", "responded_at")
+ANSWERED_COLUMNS = ("done_at", "answered_at", "completed_at", "applied_at", "closed_at", "responded_at")
+# GDPR art. 12(3): a request is answered within one month of receipt.
+REQUEST_DUE_MONTHS = 1
 
 # Rule 4: column names that name a direct identifier (matched on the lower-cased name).
 IDENTIFIER_NAME_PATTERNS = {
@@ -77,7 +79,7 @@ class Context:
     con: duckdb.DuckDBPyConnection
     catalog: Catalog
     paths: Paths
-    retention: Retention
+    retention: RetentionWindows
     now: datetime
 
     @property
@@ -354,19 +356,25 @@ def rule_5(ctx: Context) -> list[str]:
 
 
 def rule_6(ctx: Context) -> list[str]:
-    """People inactive past the retention window; comment text past its shorter window."""
-    person_days, text_days = ctx.retention.person_inactive_days, ctx.retention.comment_text_days
+    """People inactive past the contact window; comment text and quarantined rows past theirs.
+
+    The windows are those ``socle.retention`` applies, so the gate checks what the retention
+    task promises.
+    """
+    windows = ctx.retention
     queries = []
-    person_limit = f"{ctx.now_sql} - to_days({person_days})"
+    person_limit = f"cast({literal(windows.contact_cutoff(ctx.now).isoformat())} as timestamptz)"
+    person_detail = f"no activity for more than {windows.contact_months} months"
     if ctx.catalog.has("marts", "dim_supporter", "person_key", "last_activity_at"):
-        detail = f"marts.dim_supporter: no activity for more than {person_days} days"
         where = f"{_ts('last_activity_at')} < {person_limit}"
-        queries.append(_select("person_key", detail, "marts.dim_supporter", where))
+        queries.append(
+            _select("person_key", f"marts.dim_supporter: {person_detail}", "marts.dim_supporter", where)
+        )
     elif ctx.catalog.has("intermediate", "int_persons", "person_key", "last_seen_at"):
-        detail = f"intermediate.int_persons: no activity for more than {person_days} days"
         where = f"{_ts('last_seen_at')} < {person_limit}"
+        detail = f"intermediate.int_persons: {person_detail}"
         queries.append(_select("person_key", detail, "intermediate.int_persons", where))
-    text_limit = f"{ctx.now_sql} - to_days({text_days})"
+    text_limit = f"cast({literal(windows.comment_cutoff(ctx.now).isoformat())} as timestamptz)"
 
     def comment_query(relation: str, cols: dict[str, str], where_label: str) -> str | None:
         text = next((c for c in COMMENT_TEXT_COLUMNS if c in cols), None)
@@ -379,7 +387,7 @@ def rule_6(ctx: Context) -> list[str]:
         where = f"{quote(text)} is not null and {_ts(quote(moment))} < {text_limit}"
         if own_posts:  # the campaign's own posts are not comments by people
             where += f" and coalesce({quote(own_posts)}, '') <> 'post'"
-        detail = f"{where_label}: comment text older than {text_days} days"
+        detail = f"{where_label}: comment text older than {windows.comment_text_days} days"
         return _select(key, detail, relation, where)
 
     for schema, table in ctx.catalog.tables(WAREHOUSE_SCHEMAS):
@@ -394,6 +402,12 @@ def rule_6(ctx: Context) -> list[str]:
         query = comment_query(relation, _columns_of(ctx, relation), f"landing {label}")
         if query:
             queries.append(query)
+    rejected_limit = f"cast({literal(windows.rejected_cutoff(ctx.now).isoformat())} as timestamptz)"
+    for label, relation in _landing_entities(ctx.paths.rejected):
+        if "_fetched_at" in _columns_of(ctx, relation):
+            detail = f"quarantine {label}: row kept more than {windows.rejected_days} days"
+            where = f"{_ts('_fetched_at')} < {rejected_limit}"
+            queries.append(_select(literal(f"quarantine {label}"), detail, relation, where))
     return queries
 
 
@@ -431,7 +445,13 @@ def _ledger_sources(ctx: Context) -> list[str]:
         if re.search(r"request", table) and "request_id" in ctx.catalog.cols(schema, table):
             relations.append((quote(schema, table), ctx.catalog.cols(schema, table)))
     store = ctx.paths.compliance_store
-    for pattern in ("requests*.parquet", "requests/**/*.parquet", "request_log*.parquet"):
+    # socle.dsr keeps request_ledger.parquet; other spellings are accepted for imported ledgers.
+    for pattern in (
+        "request_ledger*.parquet",
+        "requests*.parquet",
+        "requests/**/*.parquet",
+        "request_log*.parquet",
+    ):
         for path in sorted(store.glob(pattern)):
             relation = f"read_parquet({literal(str(path))})"
             relations.append((relation, _columns_of(ctx, relation)))
@@ -465,7 +485,7 @@ def requests_sql(ctx: Context) -> str | None:
     selects = _ledger_sources(ctx)
     if not selects:
         return None
-    months = ctx.retention.request_due_months
+    months = REQUEST_DUE_MONTHS
     return f"""
         with entries as ({" union all ".join(selects)}),
         per_request as (

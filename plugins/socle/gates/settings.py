@@ -1,8 +1,11 @@
-"""Gate settings kept beside the suites in ``expectations/``: severities and retention windows."""
+"""Gate settings kept beside the suites in ``expectations/``: severities of the data-quality checks.
+
+Retention windows are not repeated here: rule 6 checks the windows ``socle.retention``
+applies (``retention_windows()``: CNIL-based defaults, overridable by environment).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -12,24 +15,11 @@ from socle.config import EXPECTATIONS_DIR
 SEVERITIES = ("fail", "warn")
 
 
-@dataclass(frozen=True)
-class Retention:
-    person_inactive_days: int = 1095
-    comment_text_days: int = 60
-    request_due_months: int = 1
-
-
 def _load(name: str, directory: Path | None) -> dict:
     path = (directory or EXPECTATIONS_DIR) / name
     if not path.exists():
         return {}
     return yaml.safe_load(path.read_text()) or {}
-
-
-def retention(directory: Path | None = None) -> Retention:
-    """The retention windows of ``expectations/retention.yml`` (CNIL-based defaults)."""
-    values = _load("retention.yml", directory)
-    return Retention(**{k: int(v) for k, v in values.items() if k in Retention.__dataclass_fields__})
 
 
 def severities(directory: Path | None = None) -> dict[str, str]:
