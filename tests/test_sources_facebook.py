@@ -108,7 +108,7 @@ def test_follows_every_page_of_posts_comments_and_reactions(tmp_path):
     assert result.rejected == {"posts": 0, "comments": 0, "reactions": 0}
     assert len(feed_hits) == 3
     first = feed_hits[0].query
-    assert first["since"] == str(int(START.timestamp()))
+    assert first["since"] == str(int(START.timestamp()) - 7 * 86400)  # comment look-back
     assert first["until"] == str(int(END.timestamp()))
     assert first["fields"] == "id,message,created_time,permalink_url"
     assert first["access_token"] == TOKEN
@@ -263,3 +263,21 @@ def test_restfb_feed_fixture_posts_flatten_to_the_contract():
     cleaned = clean(facebook.POSTS, feed["data"])
     assert cleaned.rejections == []
     assert all(r["created_time"].endswith("+00:00") for r in cleaned.records)
+
+
+@pytest.mark.integration
+def test_new_comments_on_an_older_post_land_in_the_interval_they_were_written(tmp_path):
+    older = {**post(1), "created_time": "2026-02-27T09:00:00+0000"}
+    comments = [
+        {**comment(1, 1), "created_time": "2026-02-28T10:00:00+0000"},  # an earlier interval's
+        {**comment(1, 2), "created_time": "2026-03-01T10:00:00+0000"},
+        {**comment(1, 3), "created_time": "2026-03-02T00:00:00+0000"},  # the next interval's
+    ]
+    with Loopback() as server:
+        serve_graph(server, [older, post(5)], {older["id"]: comments})
+        result = run(server, tmp_path)
+        since = server.hits(FEED)[0].query["since"]
+    assert int(since) == int(START.timestamp()) - 7 * 86400
+    assert result.landed == {"posts": 1, "comments": 1, "reactions": 3}
+    assert [c["id"] for c in landed(tmp_path, "comments")] == ["c1_2"]
+    assert {r["post_id"] for r in landed(tmp_path, "reactions")} == {"42_5"}

@@ -159,3 +159,22 @@ def test_rerun_and_duplicated_pages_land_each_tweet_once(tmp_path):
         run(server, tmp_path)
         run(server, tmp_path)
     assert sorted(t["id"] for t in landed(tmp_path, "tweets")) == ["1", "2"]
+
+
+@pytest.mark.integration
+def test_quotes_of_an_older_campaign_post_land_in_the_interval_they_were_written(tmp_path):
+    older = tweet(10, ME, created_at="2026-02-27T12:00:00.000Z")
+    with Loopback() as server:
+        serve(server, [[]], [[older]])
+        quotes = [
+            tweet(20, "a2", created_at="2026-02-28T12:00:00.000Z"),
+            tweet(21, "a2", created_at="2026-03-01T00:30:00.000Z"),
+        ]
+        server.route("/2/tweets/10/quote_tweets", token_pages([quotes]))
+        result = run(server, tmp_path)
+        own_query = server.hits(f"/2/users/{ME}/tweets")[0].query
+    assert own_query["start_time"] == "2026-02-22T00:00:00Z"  # seven days of look-back
+    assert result.landed == {"tweets": 1, "retweets": 0}
+    (quote,) = landed(tmp_path, "tweets")
+    assert (quote["id"], quote["kind"], quote["referenced_tweet_id"]) == ("21", "quote", "10")
+    assert not server.hits("/2/tweets/10/retweeted_by")  # retweets: the interval's posts only

@@ -9,7 +9,7 @@ code 190 (fails at once: no retry can renew a token).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 SOURCE = "facebook"
 DEFAULT_VERSION = "v21.0"
 PAGE_SIZE = 100
+DEFAULT_LOOKBACK_DAYS = 7
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001})
 TRANSIENT_CODES = frozenset({1, 2})
 EXPIRED_TOKEN_CODE = 190
@@ -128,41 +129,49 @@ def ingest(
     max_reject_ratio: float = 0.05,
     client: HttpClient | None = None,
 ) -> IngestResult:
-    """Land ``facebook/posts|comments|reactions`` for posts created in [start, end)."""
+    """Land ``facebook/posts|comments|reactions`` for one interval [start, end).
+
+    Posts and comments are those *created* in the interval; comments are read on the
+    interval's posts and on the posts of the ``comment_lookback_days`` before it (extra,
+    default 7), because people keep commenting on older posts. Reactions carry no time in
+    the Graph API: they are a snapshot, taken for the interval's posts.
+    """
     page_id = settings.extra.get("page_id")
     if not page_id:
         raise SourceError("the socle_facebook connection extra needs a page_id")
     version = settings.extra.get("api_version", DEFAULT_VERSION)
+    lookback = timedelta(days=float(settings.extra.get("comment_lookback_days", DEFAULT_LOOKBACK_DAYS)))
     result = IngestResult(SOURCE)
     feed = f"/{version}/{page_id}/feed"
     batch = Batch(SOURCE, start, end, source_uri=(settings.host or "") + feed)
     http = client or client_for(settings)
     try:
         params = {
-            "since": int(start.timestamp()),
+            "since": int((start - lookback).timestamp()),
             "until": int(end.timestamp()),
             "limit": PAGE_SIZE,
             "fields": "id,message,created_time,permalink_url",
         }
-        raw_posts = [
-            item
-            for page in paginate(http, feed, params, _next_link)
-            for item in page.get("data") or []
-            if in_window(item.get("created_time"), start, end)
+        fetched = [
+            item for page in paginate(http, feed, params, _next_link) for item in page.get("data") or []
         ]
+        current = [p for p in fetched if in_window(p.get("created_time"), start, end)]
+        earlier = [p for p in fetched if p not in current and p.get("id")]
         posts = land(
-            batch, POSTS, raw_posts, root=landing_root, max_reject_ratio=max_reject_ratio, result=result
+            batch, POSTS, current, root=landing_root, max_reject_ratio=max_reject_ratio, result=result
         )
         comments: list[dict[str, Any]] = []
         reactions: list[dict[str, Any]] = []
-        for post in posts:
-            comment_params = {
-                "fields": "id,from{id,name},message,created_time,parent{id}",
-                "limit": PAGE_SIZE,
-            }
+        comment_params = {"fields": "id,from{id,name},message,created_time,parent{id}", "limit": PAGE_SIZE}
+        for post in [*posts, *earlier]:
             for page in paginate(http, f"/{version}/{post['id']}/comments", comment_params, _next_link):
-                comments.extend(_flatten_comment(post["id"], item) for item in page.get("data") or [])
-            reaction_params = {"fields": "id,name,type", "limit": PAGE_SIZE}
+                comments.extend(
+                    _flatten_comment(post["id"], item)
+                    for item in page.get("data") or []
+                    if in_window(item.get("created_time"), start, end)
+                )
+        reaction_params = {"fields": "id,name,type", "limit": PAGE_SIZE}
+        for post in posts:
             for page in paginate(http, f"/{version}/{post['id']}/reactions", reaction_params, _next_link):
                 reactions.extend(_flatten_reaction(post, item) for item in page.get("data") or [])
         land(batch, COMMENTS, comments, root=landing_root, max_reject_ratio=max_reject_ratio, result=result)

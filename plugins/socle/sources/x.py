@@ -8,7 +8,7 @@ reaches 0 the client waits for ``x-rate-limit-reset``; a 429 is retried the same
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = "x"
 PAGE_SIZE = 100
+DEFAULT_LOOKBACK_DAYS = 7
 TWEET_FIELDS = "created_at,author_id,conversation_id,referenced_tweets"
 
 TWEETS = EntitySpec(
@@ -123,7 +124,12 @@ def ingest(
     max_reject_ratio: float = 0.05,
     client: HttpClient | None = None,
 ) -> IngestResult:
-    """Land ``x/tweets`` (mentions, replies, quotes, own posts) and ``x/retweets`` for [start, end)."""
+    """Land ``x/tweets`` (mentions, replies, quotes, own posts) and ``x/retweets`` for [start, end).
+
+    Tweets are those created in the interval; quotes are read on the campaign's posts of
+    the interval and of the ``quote_lookback_days`` before it (extra, default 7).
+    Retweets carry no time: a snapshot, taken for the interval's own posts.
+    """
     user_id = settings.extra.get("user_id")
     if not user_id:
         raise SourceError("the socle_x connection extra needs the campaign account's user_id")
@@ -131,6 +137,8 @@ def ingest(
     batch = Batch(SOURCE, start, end, source_uri=f"{settings.host}/2/users/{user_id}")
     http = client or client_for(settings)
     window = {"start_time": _rfc3339(start), "end_time": _rfc3339(end)}
+    lookback = timedelta(days=float(settings.extra.get("quote_lookback_days", DEFAULT_LOOKBACK_DAYS)))
+    own_window = {"start_time": _rfc3339(start - lookback), "end_time": _rfc3339(end)}
     tweet_params = {
         "max_results": PAGE_SIZE,
         "tweet.fields": TWEET_FIELDS,
@@ -140,24 +148,27 @@ def ingest(
     try:
         tweets: list[dict[str, Any]] = []
         own: list[dict[str, Any]] = []
-        for page in paginate(http, f"/2/users/{user_id}/tweets", {**window, **tweet_params}, _next_token):
+        for page in paginate(http, f"/2/users/{user_id}/tweets", {**own_window, **tweet_params}, _next_token):
             users = _usernames(page)
             own.extend(_tweet(item, users, "post") for item in page.get("data") or [])
         for page in paginate(http, f"/2/users/{user_id}/mentions", {**window, **tweet_params}, _next_token):
             users = _usernames(page)
             tweets.extend(_tweet(item, users, None) for item in page.get("data") or [])
+        recent = [t for t in own if t.get("id")]
         own = [t for t in own if in_window(t.get("created_at"), start, end)]
-        retweets: list[dict[str, Any]] = []
-        for post in own:
-            if not post.get("id"):
-                continue
+        for post in recent:
             quotes = f"/2/tweets/{post['id']}/quote_tweets"
             for page in paginate(http, quotes, tweet_params, _next_token):
                 users = _usernames(page)
                 for item in page.get("data") or []:
-                    quote = _tweet(item, users, "quote")
-                    quote["referenced_tweet_id"] = post["id"]
-                    tweets.append(quote)
+                    if in_window(item.get("created_at"), start, end):
+                        quote = _tweet(item, users, "quote")
+                        quote["referenced_tweet_id"] = post["id"]
+                        tweets.append(quote)
+        retweets: list[dict[str, Any]] = []
+        for post in own:
+            if not post.get("id"):
+                continue
             retweeted_by = f"/2/tweets/{post['id']}/retweeted_by"
             user_params = {"max_results": PAGE_SIZE, "user.fields": "username"}
             for page in paginate(http, retweeted_by, user_params, _next_token):
