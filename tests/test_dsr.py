@@ -208,7 +208,8 @@ def build_warehouse(db: Path) -> None:
         for schema in ("intermediate", "marts", "restricted", "snapshots", "staging"):
             con.execute(f"create schema {schema}")
         con.execute(
-            "create table intermediate.int_identity (identifier varchar, identifier_type varchar, person_key varchar)"
+            "create table intermediate.int_identity "
+            "(identifier varchar, identifier_type varchar, person_key varchar)"
         )
         con.executemany(
             "insert into intermediate.int_identity values (?, ?, ?)",
@@ -231,7 +232,7 @@ def build_warehouse(db: Path) -> None:
                     ERASED["phone"],
                     ERASED["first_name"],
                     ERASED["last_name"],
-                    "x",
+                    ERASED["facebook_id"],
                 ),
                 (kept_key, KEPT["email"], KEPT["phone"], KEPT["first_name"], KEPT["last_name"], None),
             ],
@@ -253,7 +254,8 @@ def build_warehouse(db: Path) -> None:
         )
         # Keyed by identifiers only (no person_key column).
         con.execute(
-            "create table intermediate.int_person_records (record_id varchar, email varchar, phone varchar, last_name varchar)"
+            "create table intermediate.int_person_records "
+            "(record_id varchar, email varchar, phone varchar, last_name varchar)"
         )
         con.executemany(
             "insert into intermediate.int_person_records values (?, ?, ?, ?)",
@@ -263,7 +265,8 @@ def build_warehouse(db: Path) -> None:
             ],
         )
         con.execute(
-            "create table restricted.contact_list_email (person_key varchar, email varchar, first_name varchar)"
+            "create table restricted.contact_list_email "
+            "(person_key varchar, email varchar, first_name varchar)"
         )
         con.executemany(
             "insert into restricted.contact_list_email values (?, ?, ?)",
@@ -304,7 +307,8 @@ def text_values(home: Path) -> list[str]:
         elif path.suffix == ".duckdb":
             with duckdb.connect(str(path), read_only=True) as con:
                 tables = con.execute(
-                    "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+                    "select table_schema, table_name from information_schema.tables "
+                    "where table_type = 'BASE TABLE'"
                 ).fetchall()
                 for schema, table in tables:
                     for row in con.execute(f'select * from "{schema}"."{table}"').fetchall():
@@ -393,7 +397,8 @@ def test_tombstones_stop_the_erased_person_coming_back(campaign: Path):
         {"email": KEPT["email"]},
     ]
     kept = list(erased.drop_erased(incoming))
-    assert len(kept) == 1 and erased.dropped == 2
+    assert len(kept) == 1
+    assert erased.dropped == 2
     assert erased.is_erased_record({"from_id": ERASED["facebook_id"]}, source="facebook")
     assert erased.is_erased_record({"author_id": ERASED["x_user_id"]}, source="x")
     assert not erased.is_erased_record({"from_id": "111"}, source="facebook")
@@ -406,7 +411,8 @@ def test_rerun_after_erasure_changes_nothing(campaign: Path):
 
     again = dsr.apply_pending_requests(now=NOW + timedelta(hours=1))
 
-    assert again.done == {} and again.failed == 0
+    assert again.done == {}
+    assert again.failed == 0
     assert {p: p.read_bytes() for p in (campaign / "landing").rglob("*.parquet")} == before
 
 
@@ -433,7 +439,9 @@ def test_failed_request_past_its_due_date_is_overdue_and_retried(home: Path):
 
     run = dsr.apply_pending_requests(now=NOW)
 
-    assert run.failed == 2 and run.overdue == 1 and run.pending == 1
+    assert run.failed == 2
+    assert run.overdue == 1
+    assert run.pending == 1
     log = {r["request_id"]: r for r in dsr.request_log_rows()}
     assert log["req-old"]["status"] == "overdue"
     assert log["req-old"]["note"].startswith("failed:")
@@ -444,8 +452,10 @@ def test_failed_request_past_its_due_date_is_overdue_and_retried(home: Path):
     dsr.apply_pending_requests(now=NOW + timedelta(hours=1))
 
     log = {r["request_id"]: r for r in dsr.request_log_rows()}
-    assert log["req-old"]["status"] == "done" and log["req-old"]["answered_in_time"] is False
-    assert log["req-new"]["status"] == "done" and log["req-new"]["answered_in_time"] is True
+    assert log["req-old"]["status"] == "done"
+    assert log["req-old"]["answered_in_time"] is False
+    assert log["req-new"]["status"] == "done"
+    assert log["req-new"]["answered_in_time"] is True
 
 
 def test_unanswered_request_becomes_overdue_after_one_month(home: Path, monkeypatch: pytest.MonkeyPatch):
@@ -482,7 +492,8 @@ def test_objection_and_rectification_are_marked_done_for_dbt(home: Path):
     assert run.done == {"objection": 1, "rectification": 1}
     assert log["req-obj"]["status"] == log["req-rect"]["status"] == "done"
     assert log["req-rect-bad"]["status"] == "rejected"
-    assert log["req-noid"]["status"] == "rejected" and log["req-noid"]["note"] == "no_valid_identifier"
+    assert log["req-noid"]["status"] == "rejected"
+    assert log["req-noid"]["note"] == "no_valid_identifier"
     # Objections and rectifications stay landed: dbt applies them.
     assert parquet_rows(home, "dsr/requests/*/*.parquet") == 4
 

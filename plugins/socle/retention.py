@@ -63,39 +63,47 @@ COMMENT_TEXT = {
 
 
 @dataclass(frozen=True)
-class PersonEntity:
-    """How a person-bearing landing entity feeds retention."""
+class Role:
+    """The identifiers of one person on a record, and whether the record is an answer from them."""
 
-    email_columns: tuple[str, ...]
-    phone_columns: tuple[str, ...]
+    email: str | None
+    phone: str | None
+    answered: str = "true"  # SQL over the record
+    answered_columns: tuple[str, ...] = ()  # what ``answered`` reads (an optional column may be absent)
+    is_subject: bool = True  # the record is about this person (its retention follows theirs)
+
+
+@dataclass(frozen=True)
+class PersonEntity:
+    """How a person-bearing landing entity feeds retention: its time columns and its people."""
+
     time_columns: tuple[str, ...]
-    answered: str  # SQL: this record is an answer from the person it is about
-    answered_columns: tuple[str, ...] = ()  # what ``answered`` reads (optional columns may be absent)
-    subject_columns: tuple[str, ...] | None = None  # identifiers of the person the record is about
+    roles: tuple[Role, ...]
 
 
 PERSON_ENTITIES: dict[str, PersonEntity] = {
     "crm/people": PersonEntity(
-        ("email",),
-        ("phone",),
         ("updated_at", "created_at"),
-        "lower(is_member) in ('true', 'oui', '1')",
-        ("is_member",),
+        (Role("email", "phone", "lower(is_member) in ('true', 'oui', '1')", ("is_member",)),),
     ),
     "crm/consents": PersonEntity(
-        ("email",), ("phone",), ("occurred_at",), "lower(status) = 'granted'", ("status",)
+        ("occurred_at",), (Role("email", "phone", "lower(status) = 'granted'", ("status",)),)
     ),
-    "events/rsvps": PersonEntity(("email",), ("phone",), ("checked_in_at", "updated_at"), "true"),
-    "signin/attendance": PersonEntity(("email",), ("phone",), ("signed_at",), "true"),
+    "events/rsvps": PersonEntity(("checked_in_at", "updated_at"), (Role("email", "phone"),)),
+    "signin/attendance": PersonEntity(("signed_at",), (Role("email", "phone"),)),
     "canvass/visits": PersonEntity(
-        ("contact_email", "volunteer_email"),
-        ("contact_phone",),
         ("session_date",),
-        "lower(consent_contact) in ('true', 'oui', '1')",
-        ("consent_contact",),
-        subject_columns=("contact_email", "contact_phone"),
+        (
+            Role(
+                "contact_email",
+                "contact_phone",
+                "lower(consent_contact) in ('true', 'oui', '1')",
+                ("consent_contact",),
+            ),
+            Role("volunteer_email", None, is_subject=False),
+        ),
     ),
-    "dsr/requests": PersonEntity(("email",), ("phone",), ("received_at",), "false"),
+    "dsr/requests": PersonEntity(("received_at",), (Role("email", "phone", "false"),)),
 }
 
 
@@ -244,11 +252,11 @@ def _null_comment_texts(con: duckdb.DuckDBPyConnection, now: datetime, run: Rete
             run.files_rewritten += 1
 
 
-def _observations(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list, PersonEntity]]:
-    """Load ``obs(filename, row_number, identifier, at, answered, is_subject)`` from every person entity."""
+def _observations(con: duckdb.DuckDBPyConnection) -> dict[str, list[Path]]:
+    """Load ``obs`` (one row per identifier per role per record) from every person entity."""
     con.execute(
-        "create or replace temp table obs (filename varchar, row_number bigint, identifier varchar, "
-        "at timestamptz, answered boolean, is_subject boolean)"
+        "create or replace temp table obs (filename varchar, row_number bigint, role integer, "
+        "identifier varchar, seen_at timestamptz, answered boolean, is_subject boolean)"
     )
     entities = {}
     for entity in landing_entities():
@@ -259,19 +267,19 @@ def _observations(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list, Perso
             entity.files, "union_by_name = true", "filename = true", "file_row_number = true"
         )
         columns = _columns(con, source)
-        at = _time_expr(list(spec.time_columns), columns)
-        answered = spec.answered if set(spec.answered_columns) <= set(columns) else "false"
-        subject_columns = spec.subject_columns or (*spec.email_columns, *spec.phone_columns)
-        for column in (*spec.email_columns, *spec.phone_columns):
-            if column not in columns:
-                continue
-            value = f'lower(trim("{column}"))' if column in spec.email_columns else f'trim("{column}")'
-            con.execute(
-                f"insert into obs select filename, file_row_number, {value}, {at}, "
-                f"coalesce({answered}, false), {column in subject_columns} from {source} "
-                f"where nullif(trim(\"{column}\"), '') is not null"
-            )
-        entities[entity.key] = (list(entity.files), spec)
+        seen_at = _time_expr(list(spec.time_columns), columns)
+        for index, role in enumerate(spec.roles):
+            answered = role.answered if set(role.answered_columns) <= set(columns) else "false"
+            for column, normalise in ((role.email, "lower(trim({}))"), (role.phone, "trim({})")):
+                if column is None or column not in columns:
+                    continue
+                value = normalise.format(f'"{column}"')
+                con.execute(
+                    f"insert into obs select filename, file_row_number, {index}, {value}, {seen_at}, "
+                    f"coalesce({answered}, false), {role.is_subject} from {source} "
+                    f"where nullif({value}, '') is not null"
+                )
+        entities[entity.key] = list(entity.files)
     return entities
 
 
@@ -281,21 +289,29 @@ def _purge_people(con: duckdb.DuckDBPyConnection, now: datetime, run: RetentionR
         return
     windows = run.windows
     prospects_expire = "true" if windows.campaign_over(now) else "false"
-    # Two hops through shared records approximate the person (e-mail <-> phone) without dbt.
+    # Two hops through the records a person's e-mail and phone share approximate the person
+    # (as int_identity does) without the warehouse.
     con.execute(
         f"""
         create or replace temp table expired_rows as
         with by_identifier as (
-            select identifier, max(at) as last_at, bool_or(answered) as answered from obs group by identifier
+            select identifier, max(seen_at) as last_at, bool_or(answered) as answered
+            from obs
+            group by identifier
         ),
         by_record as (
-            select obs.filename, obs.row_number, max(i.last_at) as last_at, bool_or(i.answered) as answered
+            select
+                obs.filename,
+                obs.row_number,
+                obs.role,
+                max(i.last_at) as last_at,
+                bool_or(i.answered) as answered
             from obs inner join by_identifier as i using (identifier)
-            group by obs.filename, obs.row_number
+            group by obs.filename, obs.row_number, obs.role
         ),
         person as (
             select obs.identifier, max(r.last_at) as last_at, bool_or(r.answered) as answered
-            from obs inner join by_record as r using (filename, row_number)
+            from obs inner join by_record as r using (filename, row_number, role)
             group by obs.identifier
         ),
         expired as (
@@ -311,10 +327,11 @@ def _purge_people(con: duckdb.DuckDBPyConnection, now: datetime, run: RetentionR
         """
     )
     run.identifiers_expired = con.execute(
-        "select count(distinct identifier) from obs inner join expired_rows using (filename, row_number)"
+        "select count(distinct identifier) from obs inner join expired_rows using (filename, row_number) "
+        "where obs.is_subject"
     ).fetchone()[0]
     affected = dict(con.execute("select filename, count(*) from expired_rows group by filename").fetchall())
-    for key, (files, _spec) in entities.items():
+    for key, files in entities.items():
         for part in files:
             n = affected.get(str(part), 0)
             if not n:

@@ -1,0 +1,220 @@
+"""Retention purges exactly what is past its window: one record planted just inside, one just outside."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from socle import retention
+from socle.landing import Batch, Rejection, write_partition, write_rejections
+
+NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SOCLE_HOME", str(tmp_path))
+    for name in ("SOCLE_CAMPAIGN_END", "SOCLE_RETENTION_CONTACT_MONTHS", "SOCLE_RETENTION_COMMENT_TEXT_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def _batch(source: str, fetched: datetime = NOW, part: str | None = None) -> Batch:
+    day = fetched - timedelta(days=1)
+    return Batch(source, day, fetched, f"test://{source}", fetched_at=fetched, part=part)
+
+
+def months_ago(months: int) -> str:
+    return retention.subtract_months(NOW, months).isoformat()
+
+
+def rows(home: Path, entity: str) -> list[dict]:
+    found = []
+    for part in sorted((home / "landing").glob(f"{entity}/dt=*/part-*.parquet")):
+        found += pq.read_table(part).to_pylist()
+    return found
+
+
+def plant_social(home: Path) -> None:
+    write_partition(
+        _batch("facebook"),
+        "comments",
+        [
+            {"id": "in", "post_id": "p", "from_id": "1", "message": "inside", "created_time": _days(89)},
+            {"id": "out", "post_id": "p", "from_id": "2", "message": "outside", "created_time": _days(91)},
+        ],
+    )
+    write_partition(
+        _batch("x"),
+        "tweets",
+        [
+            {"id": "in", "author_id": "1", "text": "inside", "created_at": _days(89), "kind": "mention"},
+            {"id": "out", "author_id": "2", "text": "outside", "created_at": _days(91), "kind": "reply"},
+            {"id": "own", "author_id": "9", "text": "our post", "created_at": _days(300), "kind": "post"},
+        ],
+    )
+
+
+def _days(n: int) -> str:
+    return (NOW - timedelta(days=n)).isoformat()
+
+
+def plant_people(home: Path) -> None:
+    write_partition(
+        _batch("crm", part="people"),
+        "people",
+        [
+            {"crm_id": "inside", "email": "a@example.org", "is_member": "true", "updated_at": months_ago(35)},
+            {
+                "crm_id": "outside",
+                "email": "b@example.org",
+                "is_member": "true",
+                "updated_at": months_ago(37),
+            },
+            # Old CRM record, but the same person (through the phone) RSVPed last week.
+            {
+                "crm_id": "linked",
+                "email": "c@example.org",
+                "phone": "+33611111111",
+                "updated_at": months_ago(37),
+            },
+        ],
+    )
+    write_partition(
+        _batch("events"),
+        "rsvps",
+        [{"id": "r1", "event_id": "e1", "phone": "+33611111111", "status": "going", "updated_at": _days(7)}],
+    )
+    write_partition(
+        _batch("canvass", part="tour.csv"),
+        "visits",
+        [
+            # A door where nobody agreed to be contacted: a prospect who never answered.
+            {"row_number": "1", "session_id": "s", "contact_email": "p@example.org", "consent_contact": "non",
+             "volunteer_email": "v@example.org", "session_date": _days(10)},
+            {"row_number": "2", "session_id": "s", "contact_email": "q@example.org", "consent_contact": "oui",
+             "volunteer_email": "v@example.org", "session_date": _days(10)},
+        ],
+    )  # fmt: skip
+
+
+def test_comment_text_past_its_window_is_nulled_and_the_interaction_kept(home: Path):
+    plant_social(home)
+
+    run = retention.apply_retention(NOW)
+
+    assert run.comment_texts_nulled == {"facebook/comments": 1, "x/tweets": 1}
+    comments = {r["id"]: r["message"] for r in rows(home, "facebook/comments")}
+    assert comments == {"in": "inside", "out": None}
+    tweets = {r["id"]: r["text"] for r in rows(home, "x/tweets")}
+    assert tweets == {"in": "inside", "out": None, "own": "our post"}
+
+
+def test_contacts_are_purged_after_their_window_since_last_activity(home: Path):
+    plant_people(home)
+
+    run = retention.apply_retention(NOW)
+
+    assert run.person_rows_purged == {"crm/people": 1}
+    assert {r["crm_id"] for r in rows(home, "crm/people")} == {"inside", "linked"}
+    assert len(rows(home, "events/rsvps")) == 1
+    assert len(rows(home, "canvass/visits")) == 2  # the campaign is not over: prospects stay
+
+
+def test_prospects_who_never_answered_are_purged_when_the_campaign_ends(home: Path, monkeypatch):
+    plant_people(home)
+    monkeypatch.setenv("SOCLE_CAMPAIGN_END", (NOW.date() - timedelta(days=1)).isoformat())
+
+    run = retention.apply_retention(NOW)
+
+    visits = rows(home, "canvass/visits")
+    assert [v["row_number"] for v in visits] == ["2"]  # the door that agreed to be contacted stays
+    assert run.person_rows_purged["canvass/visits"] == 1
+    assert {r["crm_id"] for r in rows(home, "crm/people")} == {"inside", "linked"}  # members answered
+
+
+def test_prospects_stay_until_the_campaign_end_day_itself(home: Path, monkeypatch):
+    plant_people(home)
+    monkeypatch.setenv("SOCLE_CAMPAIGN_END", NOW.date().isoformat())
+
+    retention.apply_retention(NOW)
+
+    assert len(rows(home, "canvass/visits")) == 2
+
+
+def test_quarantined_rows_are_purged_after_their_window(home: Path):
+    for age in (89, 91):
+        write_rejections(
+            _batch("signin", NOW - timedelta(days=age), part=f"sheet-{age}.csv"),
+            "attendance",
+            [Rejection("bad_date", ("signed_at",), {"email": f"r{age}@example.org"})],
+        )
+
+    run = retention.apply_retention(NOW)
+
+    assert run.rejected_rows_purged == {"_rejected/signin/attendance": 1}
+    assert len(rows(home, "_rejected/signin/attendance")) == 1
+
+
+def test_manifests_follow_the_rows_left(home: Path):
+    plant_people(home)
+    retention.apply_retention(NOW)
+
+    for manifest_path in (home / "landing").rglob("_manifest.json"):
+        for part, entry in json.loads(manifest_path.read_text())["parts"].items():
+            assert pq.read_metadata(manifest_path.parent / part).num_rows == entry["rows"]
+
+
+def test_retention_log_has_one_line_per_action_with_counts_only(home: Path):
+    plant_social(home)
+    plant_people(home)
+
+    retention.apply_retention(NOW)
+
+    lines = [json.loads(line) for line in retention.retention_log_path().read_text().splitlines()]
+    actions = [(line["action"], line.get("entity")) for line in lines]
+    assert ("comment_text_nulled", "facebook/comments") in actions
+    assert ("person_rows_purged", "crm/people") in actions
+    assert actions[-1] == ("run", None)
+    text = retention.retention_log_path().read_text()
+    assert "@" not in text
+    assert "outside" not in text
+
+
+def test_second_run_purges_nothing_more(home: Path):
+    plant_social(home)
+    plant_people(home)
+    retention.apply_retention(NOW)
+
+    again = retention.apply_retention(NOW)
+
+    assert again.summary()["files_rewritten"] == 0
+
+
+def test_windows_have_documented_defaults_and_env_overrides(monkeypatch):
+    for name in ("SOCLE_CAMPAIGN_END", "SOCLE_RETENTION_CONTACT_MONTHS", "SOCLE_RETENTION_COMMENT_TEXT_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+    windows = retention.retention_windows(date(2026, 11, 29))
+    assert windows.contact_months == 36
+    assert windows.comment_text_days == 90
+    assert windows.campaign_end == date(2027, 3, 29)
+
+    monkeypatch.setenv("SOCLE_CAMPAIGN_END", "2026-03-22")
+    monkeypatch.setenv("SOCLE_RETENTION_CONTACT_MONTHS", "24")
+    windows = retention.retention_windows(date(2026, 11, 29))
+    assert windows.campaign_end == date(2026, 3, 22)
+    assert windows.contact_months == 24
+    assert windows.contact_cutoff(NOW) == datetime(2024, 11, 29, 6, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("SOCLE_RETENTION_CONTACT_MONTHS", "three"), ("SOCLE_CAMPAIGN_END", "soon")]
+)
+def test_a_bad_window_setting_names_the_variable(monkeypatch, name: str, value: str):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name):
+        retention.retention_windows()
