@@ -158,12 +158,27 @@ def _objectors(ctx: Context) -> str:
             parts.append(f"select person_key from {quote(schema, table)} where coalesce(is_objector, false)")
     # Independently of the models: an objection request names the person's anchor identifier.
     requests = ctx.catalog.cols("staging", "stg_dsr__requests")
-    if {"request_type", "email", "phone"} <= requests.keys():
+    if {"request_type", "email", "phone"} <= requests.keys() and _readable(
+        ctx, "staging", "stg_dsr__requests"
+    ):
         parts.append(
             "select socle_hmac(coalesce(email, phone)) as person_key from staging.stg_dsr__requests "
             "where request_type = 'objection' and coalesce(email, phone) is not null"
         )
     return " union ".join(parts) or NOTHING
+
+
+def _readable(ctx: Context, schema: str, view: str) -> bool:
+    """Whether a staging view can be read now: it reads landed files, which erasure and
+    retention may have removed since the build (a source with nothing left is not a violation;
+    the request ledger still lists every request)."""
+    if (schema, view) not in ctx.catalog.columns:
+        return False
+    try:
+        ctx.con.execute(f"select 1 from {quote(schema, view)} limit 1").fetchall()
+    except duckdb.IOException:
+        return False
+    return True
 
 
 def _ts(column: str) -> str:
@@ -439,7 +454,7 @@ def _ledger_sources(ctx: Context) -> list[str]:
     """Every place a request or its answer is recorded, as ``(request_id, request_type,
     received_at, due_at, answered)`` selects."""
     relations: list[tuple[str, dict[str, str]]] = []
-    if ("staging", "stg_dsr__requests") in ctx.catalog.columns:
+    if _readable(ctx, "staging", "stg_dsr__requests"):
         relations.append(("staging.stg_dsr__requests", ctx.catalog.cols("staging", "stg_dsr__requests")))
     for schema, table in ctx.catalog.tables(("compliance",)):
         if re.search(r"request", table) and "request_id" in ctx.catalog.cols(schema, table):
