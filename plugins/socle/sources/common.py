@@ -112,7 +112,9 @@ def base_url(host: str) -> str:
 
 def normalise_header(name: str) -> str:
     """``Téléphone portable `` -> ``telephone_portable``: accents off, lower case, ``_``."""
-    text = unicodedata.normalize("NFKD", name.replace("\ufeff", "")).encode("ascii", "ignore").decode()
+    # "N°" is how French headers write "No": keep the o rather than lose the sign.
+    text = name.replace("\ufeff", "").replace("°", "o")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     text = re.sub(r"[\s\-'’`.]+", "_", text.strip().lower())
     return re.sub(r"_+", "_", text).strip("_")
 
@@ -253,47 +255,34 @@ def clean(spec: EntitySpec, records: Iterable[Mapping[str, object]], *, dedupe: 
         record: dict[str, str | None] = dict.fromkeys(spec.columns)
         record.update((k, to_text(v)) for k, v in raw.items())
         problems: dict[str, list[str]] = {}
-        for name in spec.timestamps:
-            try:
-                record[name] = parse_datetime(record.get(name)) if name in record else None
-            except ValueError:
-                problems.setdefault("unparseable date", []).append(name)
-        for name in spec.dates:
-            try:
-                record[name] = parse_date(record.get(name)) if name in record else None
-            except ValueError:
-                problems.setdefault("unparseable date", []).append(name)
-        for name in spec.booleans:
-            try:
-                record[name] = parse_bool(record.get(name)) if name in record else None
-            except ValueError:
-                problems.setdefault("invalid boolean", []).append(name)
-        for name in spec.numbers:
-            try:
-                record[name] = parse_number(record.get(name)) if name in record else None
-            except ValueError:
-                problems.setdefault("invalid number", []).append(name)
+        for names, parse, reason in (
+            (spec.timestamps, parse_datetime, "unparseable date"),
+            (spec.dates, parse_date, "unparseable date"),
+            (spec.booleans, parse_bool, "invalid boolean"),
+            (spec.numbers, parse_number, "invalid number"),
+        ):
+            for name in names:
+                try:
+                    record[name] = parse(record.get(name))
+                except ValueError:
+                    problems.setdefault(reason, []).append(name)
         for name, allowed in spec.enums.items():
-            value = record.get(name)
-            if value is not None:
-                record[name] = value.lower()
+            if record.get(name) is not None:
+                record[name] = record[name].lower()
                 if record[name] not in allowed:
                     problems.setdefault("invalid value", []).append(name)
-        had_identifier = any(record.get(n) for n in (*spec.emails, *spec.phones))
-        for name in spec.emails:
-            if record.get(name):
-                record[name] = normalise_email(record[name])
-                invalid_ids += record[name] is None
-        for name in spec.phones:
-            if record.get(name):
-                record[name] = normalise_phone(record[name])
-                invalid_ids += record[name] is None
-        for name in spec.other_emails:
-            if record.get(name):
-                record[name] = normalise_email(record[name])
-                invalid_ids += record[name] is None
-        if had_identifier and not any(record.get(n) for n in (*spec.emails, *spec.phones)):
-            problems.setdefault("no valid identifier", []).extend(n for n in (*spec.emails, *spec.phones))
+        identifiers = (*spec.emails, *spec.phones)
+        had_identifier = any(record.get(n) for n in identifiers)
+        for names, normalise in (
+            ((*spec.emails, *spec.other_emails), normalise_email),
+            (spec.phones, normalise_phone),
+        ):
+            for name in names:
+                if record.get(name):
+                    record[name] = normalise(record[name])
+                    invalid_ids += record[name] is None
+        if had_identifier and not any(record.get(n) for n in identifiers):
+            problems.setdefault("no valid identifier", []).extend(identifiers)
         missing = [n for n in spec.required if not record.get(n)]
         if missing:
             problems = {"missing required field": missing, **problems}

@@ -280,7 +280,8 @@ def read_rows(path: Path, kind: str) -> tuple[list[str], Iterator[tuple[int, lis
 def _record(sheet: str, line_number: int, header: list[str], cells: list[str]) -> tuple[dict, bool]:
     while len(cells) > len(header) and not cells[-1].strip():
         cells = cells[:-1]
-    record: dict[str, str | None] = {"sheet": sheet, "row_number": str(line_number)}
+    # Short rows get nulls: every record of a file has the same columns (one Parquet schema).
+    record: dict[str, str | None] = {"sheet": sheet, "row_number": str(line_number), **dict.fromkeys(header)}
     record.update(zip(header, cells, strict=False))
     for name, width in ZERO_PADDED.items():
         value = (record.get(name) or "").strip()

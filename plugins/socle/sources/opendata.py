@@ -112,6 +112,7 @@ RESULT_FIELDS = {
     "no_bureau_vote": "bureau_code",
     "n_bureau_vote": "bureau_code",
     "n_de_bureau_de_vote": "bureau_code",
+    "no_de_bureau_de_vote": "bureau_code",
     "code_bureau_vote": "bureau_code",
     "inscrits": "registered",
     "abstentions": "abstentions",
@@ -128,6 +129,8 @@ LIST_FIELDS = {
     "no_liste": "list_number",
     "n_liste": "list_number",
     "n_de_depot_de_la_liste": "list_number",
+    "no_de_depot_de_la_liste": "list_number",
+    "no_panneau": "list_number",
     "code_nuance": "nuance",
     "nuance": "nuance",
     "code_nuance_de_la_liste": "nuance",
@@ -238,7 +241,8 @@ def election_rows(path: Path, election: str) -> Iterator[dict[str, Any] | Reject
             if not any(c.strip() for c in group):
                 continue  # communes with fewer lists than the widest one
             record = dict(base)
-            record.update((f, v) for f, v in zip(group_fields, group, strict=False) if f)
+            group = group + [""] * (group_size - len(group))
+            record.update((f, v) for f, v in zip(group_fields, group, strict=True) if f)
             yield record
 
 
@@ -255,7 +259,9 @@ def _mapped_rows(path: Path, fields: Mapping[str, str]) -> Iterator[tuple[dict[s
         names.append(fields[h] if h in fields and fields[h] not in names else h)
     for cells in rows:
         if any(c.strip() for c in cells):
-            yield dict(zip(names, (c.strip() for c in cells), strict=False)), cells
+            # Short rows get empty strings: one set of columns for the whole file.
+            padded = [c.strip() for c in cells[: len(names)]] + [""] * (len(names) - len(cells))
+            yield dict(zip(names, padded, strict=True)), cells
 
 
 IRIS_FIELDS = {
