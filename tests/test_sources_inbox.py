@@ -206,3 +206,17 @@ def test_unknown_files_are_ignored_and_counted_not_moved(tmp_path):
     result = run(inbox, landing)
     assert result.details["files_ignored"] == 1
     assert stray.exists()
+
+
+def test_sheet_without_header_line_fails_without_echoing_its_first_row(tmp_path):
+    inbox, landing = tmp_path / "inbox", tmp_path / "landing"
+    path = write(
+        inbox / "signin" / "sans-entete.csv", "ev-1;01/03/2026 19h30;Dupré;jeanne.dupre@example.fr\n"
+    )
+    with pytest.raises(InboxError) as caught:
+        run(inbox, landing)
+    message = str(caught.value)
+    assert "signed_at" in message
+    assert "looks like data" in message
+    assert "dupre" not in message.lower()
+    assert path.exists()

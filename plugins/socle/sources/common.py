@@ -223,13 +223,19 @@ def check_drift(
     missing = [f for f in spec.required if f not in seen]
     if missing:
         unknown = sorted(seen - set(spec.columns) - {"sheet", "row_number"})
-        hint = f"; unexpected fields present: {', '.join(unknown)}" if unknown else ""
+        hint = f"; unexpected fields present: {', '.join(unknown[:20])}" if unknown else ""
+        if any(_LOOKS_LIKE_DATA.search(name) for name in unknown):
+            # A sheet without its header line: its "field names" are someone's details.
+            hint = "; the first line looks like data, not a header line (names withheld)"
         where = where or f"all {record_count} records"
         raise SchemaDriftError(
             f"{spec.label}: required field(s) {', '.join(missing)} absent from {where}{hint}. "
             "The source schema changed: map the new name "
             "in the connector (or the alias table) before re-running."
         )
+
+
+_LOOKS_LIKE_DATA = re.compile(r"@|\d{4,}|\d{1,2}_\d{1,2}_\d{2,4}|^\d+$")
 
 
 @dataclass
