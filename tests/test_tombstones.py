@@ -90,6 +90,21 @@ def test_drop_erased_streams_the_others_and_counts_the_dropped(home: Path):
     assert erased.dropped == 3
 
 
+def test_a_store_with_only_the_contract_columns_is_read_and_extended(home: Path):
+    import pyarrow as pa
+
+    path = tombstones.tombstones_path()
+    path.parent.mkdir(parents=True)
+    secret = pseudonym_secret()
+    pq.write_table(
+        pa.table({"identifier_hash": [keyed_hash(EMAIL, secret)], "erased_at": ["2026-01-01"]}), path
+    )
+
+    assert tombstones.TombstoneFilter().is_erased(EMAIL, None)
+    assert tombstones.add([PHONE], "req-7") == 1
+    assert tombstones.count() == 2
+
+
 def test_no_tombstones_file_means_nobody_is_erased(home: Path):
     assert tombstones.load_hashes() == frozenset()
     assert not tombstones.TombstoneFilter().is_erased_record({"email": EMAIL})

@@ -98,10 +98,18 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _read() -> pa.Table:
+    """The store in :data:`SCHEMA` (a file written by other tools may lack kind/request_id)."""
     path = tombstones_path()
     if not path.exists():
         return SCHEMA.empty_table()
-    return pq.read_table(path, schema=SCHEMA)
+    table = pq.read_table(path)
+    columns = {}
+    for column in SCHEMA:
+        if column.name in table.column_names:
+            columns[column.name] = _cast(table.column(column.name), column.type)
+        else:
+            columns[column.name] = pa.nulls(table.num_rows, column.type)
+    return pa.table(columns, schema=SCHEMA)
 
 
 def add(
@@ -145,6 +153,17 @@ def add(
         finally:
             tmp.unlink(missing_ok=True)
         return len(new_rows)
+
+
+def _cast(values: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    try:
+        return values.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # A date or naive timestamp written as text: read it as UTC; unreadable becomes null.
+        try:
+            return values.cast(pa.timestamp("us")).cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return pa.chunked_array([pa.nulls(len(values), target)])
 
 
 def load_hashes() -> frozenset[str]:
