@@ -428,20 +428,34 @@ def test_marts_hold_no_direct_identifiers(built_home: Path) -> None:
     assert ages[key(EVE)] == "unknown"
 
 
-def test_rerun_from_published_warehouse_gives_the_same_marts(built_home: Path) -> None:
+def test_incremental_rerun_is_stable_and_forgets_a_newly_erased_person(
+    built_home: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(built_home, home)
     snapshot_sql = {
         "scores": "select person_key, score, rank_in_bureau, tier from marts.supporter_scores order by 1",
-        "engagement": "select action_id, person_key, points, event_at from marts.fct_engagement order by 1",
+        "engagement": "select person_key, action_id, points, event_at from marts.fct_engagement order by 2",
         "email": "select person_key from restricted.contact_list_email order by 1",
     }
-    before = {name: query(built_home, sql) for name, sql in snapshot_sql.items()}
+    before = {name: query(home, sql) for name, sql in snapshot_sql.items()}
+    # The published table is where the incremental run starts from: plant a stale points
+    # value and an action that no longer exists upstream; the rerun must heal both.
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("update marts.fct_engagement set points = 99 where action_id = 'rsvp:r1'")
+        con.execute(
+            "insert into marts.fct_engagement select 'rsvp:gone', person_key, event_id, action_type, points, "
+            "event_at, event_date from marts.fct_engagement where action_id = 'rsvp:r1'"
+        )
+    write_tombstones(home, [GASTON, KARIM])  # Karim is erased between the two runs
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOCLE_HOME", str(built_home))
+        mp.setenv("SOCLE_HOME", str(home))
         mp.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
-        result = warehouse.build(as_of=AS_OF)  # incremental run on a copy of the published file
+        result = warehouse.build(as_of=AS_OF)
     assert result.success
-    assert result.node("fct_engagement").status == "success"
-    assert {name: query(built_home, sql) for name, sql in snapshot_sql.items()} == before
+    after = {name: query(home, sql) for name, sql in snapshot_sql.items()}
+    assert after == {name: [r for r in rows if r[0] != key(KARIM)] for name, rows in before.items()}
+    assert len(after["engagement"]) == len(before["engagement"]) - 3
 
 
 def test_build_works_when_landing_sources_are_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
