@@ -177,3 +177,21 @@ def test_real_reu_address_sample_lands_every_row_with_a_bureau_key(tmp_path):
     assert stats[0] == 12_335
     assert stats[1] == stats[2] == 9
     assert stats[3] > 0
+
+
+@pytest.mark.integration
+def test_a_file_already_in_the_landing_layout_passes_through_from_a_host_path(tmp_path):
+    body = (
+        "election,bureau_key,registered,expressed,list_number,nuance,list_name,votes\n"
+        "municipales_2026_t1,920020001,1000,600,1,LDVD,A,350\n"
+        "municipales_2026_t1,920020001,1000,600,2,LDVG,B,250\n"
+    )
+    with Loopback() as server:
+        server.route("/opendata/results.csv", Reply(200, body, {"Content-Type": "text/csv"}))
+        config = settings(server.url, election_results="/opendata/results.csv")
+        result = opendata.ingest(config, START, END, landing_root=tmp_path)
+    assert result.landed["election_results"] == 2
+    rows = landed(tmp_path, "election_results")
+    assert {(r["election"], r["bureau_key"], r["commune_code"], r["bureau_code"]) for r in rows} == {
+        ("municipales_2026_t1", "920020001", "002", "0001")
+    }

@@ -301,8 +301,9 @@ class HttpClient:
                 last_problem = f"HTTP {response.status_code}"
             response.close()
             if verdict == "fatal":
+                hint = "; check the connection's token" if response.status_code in (401, 403) else ""
                 raise SourceError(
-                    f"GET {endpoint} failed with HTTP {response.status_code} (not retryable)",
+                    f"GET {endpoint} failed with HTTP {response.status_code} (not retryable){hint}",
                     endpoint=endpoint,
                     status=response.status_code,
                     attempts=attempt,

@@ -121,6 +121,9 @@ RESULT_FIELDS = {
     "nuls": "null_votes",
     "exprimes": "expressed",
 }
+# A file already in the landing layout (a re-export, the sandbox) passes through as is.
+RESULT_FIELDS |= {c: c for c in ("election", "bureau_key", "dep_code", "commune_code", "bureau_code")}
+RESULT_FIELDS |= {c: c for c in ("registered", "abstentions", "voters", "blank", "null_votes", "expressed")}
 # The repeated group, one per list (normalised header, pandas ".1" suffixes removed).
 LIST_FIELDS = {
     "n_pan": "list_number",
@@ -144,6 +147,9 @@ LIST_FIELDS = {
     "libelle_etendu_liste": "list_name",
     "voix": "votes",
     "nombre_de_voix": "votes",
+}
+LIST_FIELDS |= {
+    c: c for c in ("list_number", "list_name", "candidate_last_name", "candidate_first_name", "votes")
 }
 # MN14_Bvot_T1T2.txt has no header line: its documented column order.
 MN14_COLUMNS = (
@@ -222,8 +228,13 @@ def election_rows(path: Path, election: str) -> Iterator[dict[str, Any] | Reject
             continue
         bureau = {name: cells[i].strip() if i < len(cells) else "" for i, name in bureau_fields}
         tour = bureau.pop("tour", "")
-        name = election if not tour or re.search(r"_t\d$", election) else f"{election}_t{tour.strip()}"
+        name = bureau.pop("election", "") or election
+        if tour and not re.search(r"_t\d$", name):
+            name = f"{name}_t{tour}"
         bureau.pop("commune_name", None)
+        given_key = bureau.pop("bureau_key", "")
+        if len(given_key) == 9 and not bureau.get("bureau_code"):
+            bureau.update(dep_code=given_key[:2], commune_code=given_key[2:5], bureau_code=given_key[5:])
         dep, commune, code = (bureau.get(k, "") for k in ("dep_code", "commune_code", "bureau_code"))
         if not (dep and commune and code):
             yield Rejection("missing bureau code", ("dep_code", "commune_code", "bureau_code"), bureau)
@@ -359,7 +370,7 @@ def _fetch(
 ) -> dict[str, Any] | None:
     """Download (or copy) the file to ``target``; None when the server says it is unchanged."""
     location = dataset.location
-    if location.startswith("file://") or http is None or Path(location).is_absolute():
+    if location.startswith("file://") or http is None:  # otherwise a path is joined to the host
         source = Path(location.removeprefix("file://"))
         target.write_bytes(source.read_bytes())
         return {"url": str(source)}
