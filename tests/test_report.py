@@ -159,6 +159,7 @@ def test_report_never_shows_the_key_of_a_person_erased_since(home: Path):
     html = write_compliance_report(manifest=home / "absent.json", now=NOW).read_text()
     assert key("bruno") in html
     assert key("alice") not in html
+    assert "1 key(s) of erased people not shown" in html
 
 
 def test_trend_draws_the_violation_counts_of_recent_runs(home: Path):

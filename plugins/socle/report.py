@@ -112,7 +112,9 @@ def _rules_section(runs: list[dict], erased: set[str]) -> str:
             )
             for run in trend_runs
         ]
-        examples = [k for k in (result or {}).get("examples", []) if str(k).lower() not in erased]
+        shown = (result or {}).get("examples", [])
+        examples = [k for k in shown if str(k).lower() not in erased]
+        hidden = len(shown) - len(examples)
         details = (result or {}).get("details", {}) or {}
         where = "".join(f"<li>{escape(d)}: {n}</li>" for d, n in details.items())
         keys = "".join(f"<li><code>{escape(str(k))}</code></li>" for k in examples)
@@ -126,7 +128,8 @@ def _rules_section(runs: list[dict], erased: set[str]) -> str:
             f"<td>{_sparkline(counts) if result else ''}</td>"
             f'<td class="small">{f"<ul class=tight>{where}</ul>" if where else ""}'
             f"{f'<div>could not be computed: {escape(error)}</div>' if error else ''}</td>"
-            f'<td class="small">{f"<ul class=tight>{keys}</ul>" if keys else ""}</td>'
+            f'<td class="small">{f"<ul class=tight>{keys}</ul>" if keys else ""}'
+            f"{f'<div class=muted>{hidden} key(s) of erased people not shown</div>' if hidden else ''}</td>"
             "</tr>"
         )
     return (

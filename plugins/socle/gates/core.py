@@ -211,7 +211,8 @@ def run_gates(build_db: Path | None = None, *, now: datetime | None = None) -> G
     found = measure(build_db, now=now)
     evaluated, metrics, check_errors = found.rules, found.metrics, found.check_errors
     counts = {rule.column: evaluated[rule.rule_id].count for rule in RULES}
-    outcomes = validate(p, counts, metrics, severities)
+    run_id = uuid.uuid4().hex
+    outcomes = validate(p, counts, metrics, severities, run_name=f"gate-{run_id[:12]}")
     rules = tuple(
         RuleResult(
             rule_id=rule.rule_id,
@@ -237,7 +238,7 @@ def run_gates(build_db: Path | None = None, *, now: datetime | None = None) -> G
         )
         for check in CHECKS
     )
-    report = GateReport(uuid.uuid4().hex, now, build_db, rules, checks, p.data_docs / "index.html")
+    report = GateReport(run_id, now, build_db, rules, checks, p.data_docs / "index.html")
     _record(report, p)
     return report
 
