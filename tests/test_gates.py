@@ -151,6 +151,19 @@ def test_erasing_a_listed_person_flags_every_table_that_holds_them(db: Path, hom
     assert result.details["marts.supporter_scores: person_key of an erased person"] == 1
 
 
+def test_declared_social_account_of_an_erased_person_is_caught_in_landing_and_warehouse(db: Path, home: Path):
+    from test_gates_support import _tombstones
+
+    # alice declared facebook account fb-1001; her erasure tombstones it too (socle.tombstones).
+    _tombstones(Paths(home), ["fb-1001"])
+    result = finding(db, "rule_2")
+    assert result.details == {
+        "intermediate.int_social_accounts_linked: account_id of an erased person": 1,
+        "landing facebook/comments: from_id of an erased person": 1,
+    }
+    assert result.examples == (ident_hash("fb-1001"),)
+
+
 def test_minor_in_scores_or_with_a_tier_breaks_rule_3(db: Path):
     execute(
         db,

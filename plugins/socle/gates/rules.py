@@ -25,13 +25,20 @@ from socle.retention import RetentionWindows
 
 ANALYST_SCHEMAS = ("marts",)
 WAREHOUSE_SCHEMAS = ("staging", "intermediate", "marts", "restricted")
-# Identifier columns (normalised e-mail or E.164 phone) in the warehouse and the landing zone.
+# Columns holding something a tombstone can name (socle.tombstones): a normalised e-mail or
+# E.164 phone, or a social account the person declared (hashed as sent by the platform).
 IDENTIFIER_COLUMNS = {
     "email": "email",
     "phone": "phone",
     "contact_email": "email",
     "contact_phone": "phone",
     "volunteer_email": "email",
+    "facebook_id": "account",
+    "x_user_id": "account",
+    "account_id": "account",
+    "from_id": "account",
+    "author_id": "account",
+    "user_id": "account",
 }
 # A person-level column that states or infers a political opinion (GDPR art. 9).
 OPINION_COLUMNS = ("score", "tier", "support_level", "opinion", "political_opinion", "rank_in_bureau")
@@ -236,6 +243,9 @@ def rule_1(ctx: Context) -> list[str]:
 
 
 def _hash_of(column: str, kind: str) -> str:
+    """The keyed hash a tombstone holds for this value (raw spellings normalised first)."""
+    if kind == "account":
+        return f"socle_hmac(trim({column}))"
     normalise = "socle_email" if kind == "email" else "socle_phone"
     return f"socle_hmac(coalesce({normalise}({column}), lower(trim({column}))))"
 
@@ -257,7 +267,7 @@ def rule_2(ctx: Context) -> list[str]:
             queries.append(_select("person_key", detail, quote(schema, table), f"person_key in {erased}"))
         for column in IDENTIFIER_COLUMNS:
             if column in cols and cols[column] == "VARCHAR":
-                digest = f"socle_hmac({quote(column)})"
+                digest = f"socle_hmac({quote(column)})"  # the warehouse holds normalised values
                 detail = f"{schema}.{table}: {column} of an erased person"
                 where = f"{quote(column)} is not null and {digest} in {erased}"
                 queries.append(_select(digest, detail, quote(schema, table), where))
