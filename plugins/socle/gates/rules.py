@@ -310,7 +310,8 @@ def rule_3(ctx: Context) -> list[str]:
         scored = [c for c in ("tier", "score") if c in cols]
         if "age_band" in cols and scored:
             key = "person_key" if "person_key" in cols else literal(f"{schema}.{table}")
-            where = f"age_band = 'under_18' and coalesce({', '.join(scored)}) is not null"
+            held = " or ".join(f"{quote(c)} is not null" for c in scored)
+            where = f"age_band = 'under_18' and ({held})"
             queries.append(
                 _select(key, f"{schema}.{table}: under-18 with a tier or score", quote(schema, table), where)
             )

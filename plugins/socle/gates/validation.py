@@ -28,17 +28,16 @@ SEVERITY_TO_GX = {"fail": "critical", "warn": "warning"}
 
 @dataclass(frozen=True)
 class Outcome:
-    """One expectation's verdict: the column it checked, success, what it observed."""
+    """One expectation's verdict: the column it checked, success, its configuration."""
 
     column: str
     success: bool
-    observed: float | None
     expectation: dict
 
 
-def suite_definition(name: str, directory: Path | None = None) -> dict:
+def suite_definition(name: str) -> dict:
     """A suite as committed in ``expectations/<name>.json``."""
-    return json.loads(((directory or EXPECTATIONS_DIR) / f"{name}.json").read_text())
+    return json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text())
 
 
 def _quiet_context(root: Path):
@@ -69,10 +68,10 @@ def _ensure_site(context, data_docs: Path) -> None:
         context.delete_data_docs_site(other)  # the default site would render under gx/, unseen
 
 
-def _suite(name: str, severities: dict[str, str], directory: Path | None):
+def _suite(name: str, severities: dict[str, str]):
     from great_expectations.core import ExpectationSuite
 
-    definition = suite_definition(name, directory)
+    definition = suite_definition(name)
     for expectation in definition["expectations"]:
         column = expectation["kwargs"]["column"]
         # The committed severity.yml decides; GDPR rules always block.
@@ -88,7 +87,6 @@ def validate(
     severities: dict[str, str],
     *,
     run_name: str | None = None,
-    suites_dir: Path | None = None,
 ) -> dict[str, Outcome]:
     """Validate the results with both suites in one checkpoint, publish Data Docs.
 
@@ -98,6 +96,7 @@ def validate(
     """
     import great_expectations as gx
     import pandas as pd
+    from great_expectations.core.run_identifier import RunIdentifier
 
     context = _quiet_context(paths.home)
     _ensure_site(context, paths.data_docs)
@@ -110,7 +109,7 @@ def validate(
             gx.ValidationDefinition(
                 name=name,
                 data=batch,
-                suite=context.suites.add_or_update(_suite(name, severities, suites_dir)),
+                suite=context.suites.add_or_update(_suite(name, severities)),
             )
         )
         for name in (GDPR_SUITE, QUALITY_SUITE)
@@ -125,8 +124,6 @@ def validate(
     )
     row = {**gdpr_counts, **quality_metrics}
     frame = pd.DataFrame([row]).astype("Float64")
-    from great_expectations.core.run_identifier import RunIdentifier
-
     # The gate run id names the Data Docs page, so a report line leads to its validation.
     result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name))
     outcomes: dict[str, Outcome] = {}
@@ -134,10 +131,7 @@ def validate(
         for item in run_result.results:
             config = item.expectation_config.to_json_dict()
             column = config["kwargs"]["column"]
-            observed = row.get(column)
-            outcomes[column] = Outcome(
-                column, bool(item.success), None if observed is None else float(observed), config
-            )
+            outcomes[column] = Outcome(column, bool(item.success), config)
     missing = set(row) - set(outcomes)
     if missing:
         raise RuntimeError(f"no expectation in expectations/*.json for: {sorted(missing)}")
