@@ -267,7 +267,15 @@ def land_campaign(home: Path) -> None:
                 "type": "objection",
                 "email": JULES,
                 "received_at": "2026-11-05T10:00:00+01:00",
-            }
+            },
+            {
+                "request_id": "d2",
+                "type": "rectification",
+                "email": BOB,
+                "received_at": "2026-11-06T10:00:00+01:00",
+                "field": "first_name",
+                "new_value": "Bobby",
+            },
         ],
     )
     write_tombstones(home, [GASTON])
@@ -379,6 +387,14 @@ def test_grant_without_wording_version_is_invalid(built_home: Path) -> None:
     assert flags == [(False,)]
 
 
+def test_rectification_request_overrides_the_sources(built_home: Path) -> None:
+    # Bob's CRM first name changed to Robert on a later export; he then asked to be called Bobby.
+    rows = query(
+        built_home, f"select first_name from restricted.contact_list_email where person_key = '{key(BOB)}'"
+    )
+    assert rows == [("Bobby",)]
+
+
 def test_signin_optin_is_a_consent_event_with_signin_wording(built_home: Path) -> None:
     state = query(
         built_home,
@@ -465,8 +481,14 @@ def test_build_works_when_landing_sources_are_empty(tmp_path: Path, monkeypatch:
     crm = _batch("crm", date(2026, 11, 1))
     write_partition(crm, "people", [_person("c1", BOB, None)])
     write_partition(crm, "consents", [_consent("k1", BOB, "email")])
-    result = warehouse.build(as_of=AS_OF)
-    assert result.success
-    assert not result.failed_nodes
+    # Layer by layer, as the Airflow DAG runs it.
+    warehouse.prepare_build_db()
+    ran: list[str] = []
+    for layer in warehouse.DBT_LAYERS:
+        result = warehouse.build_layer(layer, as_of=AS_OF)
+        assert result.success, layer
+        ran += [node.unique_id for node in result.nodes]
+    assert len(ran) == len(set(ran))  # no node built twice
+    assert {"model.socle.dim_supporter", "model.socle.stg_x__tweets", "seed.socle.action_points"} <= set(ran)
     assert keys(tmp_path, "restricted.contact_list_email") == {key(BOB)}
     assert query(tmp_path, "select count(*) from staging.stg_facebook__comments") == [(0,)]

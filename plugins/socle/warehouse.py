@@ -29,6 +29,16 @@ from socle.config import DBT_PROJECT_DIR, paths
 # run_results statuses that mean the build must not be published.
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
+# The build in layers, in dependency order, for Airflow (one task, log and retry per
+# layer). Each selector builds the layer's nodes with their tests and unit tests; the
+# seeds (points scale) go with staging so every later layer finds them.
+LAYER_SELECTORS: dict[str, tuple[str, ...]] = {
+    "staging": ("resource_type:seed", "path:models/staging"),
+    "intermediate": ("path:models/intermediate",),
+    "marts": ("path:models/marts",),
+}
+DBT_LAYERS: tuple[str, ...] = tuple(LAYER_SELECTORS)
+
 
 class WarehouseBuildError(RuntimeError):
     """dbt did not succeed; the message names the failed nodes and where the log is."""
@@ -165,7 +175,8 @@ def dbt(
     command = [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     if as_of is not None:
         command += ["--vars", json.dumps({"as_of": as_of.isoformat()})]
-    run_results = target / "run_results.json"
+    # `source freshness` reports in sources.json, every other command in run_results.json.
+    run_results = target / ("sources.json" if args[:2] == ["source", "freshness"] else "run_results.json")
     run_results.unlink(missing_ok=True)  # never read a previous command's results
     log_file = log_dir / "dbt_output.log"
 
@@ -213,6 +224,19 @@ def build(as_of: date | None = None, *, timeout: float | None = None) -> DbtRunR
     """Write step of write-audit-publish: prepare the build copy, then ``dbt build`` on it."""
     prepare_build_db()
     return dbt(["build"], as_of=as_of, timeout=timeout)
+
+
+def build_layer(layer: str, *, as_of: date | None = None, timeout: float | None = None) -> DbtRunResult:
+    """``dbt build`` of one layer of ``DBT_LAYERS`` on the build database (prepared first).
+
+    Running the layers in order is equivalent to ``build()``; a failed layer raises
+    ``WarehouseBuildError`` and the later layers are not run by the DAG.
+    """
+    if layer not in LAYER_SELECTORS:
+        raise ValueError(f"unknown dbt layer {layer!r}; expected one of {DBT_LAYERS}")
+    # "buildable": a test spanning two layers (a relationship to a seed) runs with the later one.
+    args = ["build", "--select", *LAYER_SELECTORS[layer], "--indirect-selection", "buildable"]
+    return dbt(args, as_of=as_of, timeout=timeout)
 
 
 def generate_manifest(target_dir: Path | None = None) -> Path:

@@ -1,5 +1,7 @@
 -- One row per person: identifiers and attributes. For each attribute the value kept is the
--- latest non-null one from the most trusted source (CRM > events > sign-in > others).
+-- latest non-null one from the most trusted source (CRM > events > sign-in > others), unless
+-- the person asked for a rectification (art. 16): the latest rectification of a field wins.
+-- Rectifying an e-mail or a phone changes identity and is done at the source, not here.
 {%- set by_priority = "order by source_priority, observed_at desc nulls last, record_id" %}
 with records as (
     select * from {{ ref('int_person_records_resolved') }}
@@ -21,6 +23,36 @@ objections as (
             (requests.email = identity.identifier and identity.identifier_type = 'email')
             or (requests.phone = identity.identifier and identity.identifier_type = 'phone')
     where requests.request_type = 'objection'
+),
+
+rectifications as (
+    select
+        identity.person_key,
+        lower(trim(requests.rectified_field)) as rectified_field,
+        requests.rectified_value
+    from requests
+    inner join identity
+        on
+            (requests.email = identity.identifier and identity.identifier_type = 'email')
+            or (requests.phone = identity.identifier and identity.identifier_type = 'phone')
+    where requests.request_type = 'rectification' and requests.rectified_field is not null
+    qualify row_number() over (
+            partition by identity.person_key, lower(trim(requests.rectified_field))
+            order by requests.received_at desc nulls last, requests.request_id desc
+        ) = 1
+),
+
+rectified as (
+    select
+        person_key,
+        max(rectified_value) filter (where rectified_field = 'first_name') as first_name,
+        max(rectified_value) filter (where rectified_field = 'last_name') as last_name,
+        max(rectified_value) filter (where rectified_field = 'address') as address,
+        max(rectified_value) filter (where rectified_field = 'postal_code') as postal_code,
+        max(rectified_value) filter (where rectified_field = 'city') as city,
+        max(try_cast(rectified_value as date)) filter (where rectified_field = 'birth_date') as birth_date
+    from rectifications
+    group by person_key
 ),
 
 attributes as (
@@ -61,11 +93,11 @@ final as (
         attributes.person_key,
         attributes.email,
         attributes.phone,
-        attributes.first_name,
-        attributes.last_name,
-        attributes.address,
-        attributes.postal_code,
-        attributes.city,
+        coalesce(rectified.first_name, attributes.first_name) as first_name,
+        coalesce(rectified.last_name, attributes.last_name) as last_name,
+        coalesce(rectified.address, attributes.address) as address,
+        coalesce(rectified.postal_code, attributes.postal_code) as postal_code,
+        coalesce(rectified.city, attributes.city) as city,
         attributes.commune_code,
         attributes.iris_code,
         attributes.bureau_code,
@@ -73,12 +105,15 @@ final as (
         attributes.x_handle,
         attributes.x_user_id,
         attributes.acquisition_source,
-        attributes.birth_date,
-        date_sub('year', attributes.birth_date, {{ as_of_date() }}) as age,
+        coalesce(rectified.birth_date, attributes.birth_date) as birth_date,
+        date_sub('year', coalesce(rectified.birth_date, attributes.birth_date), {{ as_of_date() }}) as age,
         attributes.support_level,
         attributes.record_count,
-        coalesce(date_sub('year', attributes.birth_date, {{ as_of_date() }}) < {{ var('adult_age') }}, false)
-            as is_minor,
+        coalesce(
+            date_sub('year', coalesce(rectified.birth_date, attributes.birth_date), {{ as_of_date() }})
+            < {{ var('adult_age') }},
+            false
+        ) as is_minor,
         attributes.is_member,
         attributes.leads_cell,
         objections.person_key is not null as is_objector,
@@ -86,6 +121,7 @@ final as (
         attributes.last_seen_at
     from attributes
     left join objections on attributes.person_key = objections.person_key
+    left join rectified on attributes.person_key = rectified.person_key
 )
 
 select * from final
