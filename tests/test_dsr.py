@@ -501,3 +501,29 @@ def test_objection_and_rectification_are_marked_done_for_dbt(home: Path):
 def test_one_month_due_date_clamps_to_the_month_end():
     assert dsr.add_one_month(datetime(2026, 1, 31, tzinfo=UTC)) == datetime(2026, 2, 28, tzinfo=UTC)
     assert dsr.add_one_month(datetime(2026, 12, 15, tzinfo=UTC)) == datetime(2027, 1, 15, tzinfo=UTC)
+
+
+def test_inbox_scrub_keeps_encoding_bom_and_separator_and_finds_any_spelling(home: Path):
+    done = paths().inbox_done / "crm"
+    done.mkdir(parents=True)
+    sheet = done / "EXPORT.CSV"
+    sheet.write_bytes(
+        (
+            "\ufeffid;nom;telephone\r\n"
+            f"12;{KEPT['last_name']};06 98 76 54 32\r\n"
+            f"13;{ERASED['last_name']};06.12.34.56.78\r\n"
+            f"14;{KEPT['last_name']};\r\n"
+        ).encode()
+    )
+    untouched = done / "other.csv"
+    untouched.write_text("id,email\n1,someone@example.org\n", encoding="utf-8")
+    before = untouched.stat().st_mtime_ns
+
+    removed = dsr.scrub_inbox(dsr.Subject.of(None, ERASED["phone"]))
+
+    assert removed == 1
+    raw = sheet.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfid;nom;telephone\r\n")
+    assert raw.count(b"\r\n") == 3
+    assert ERASED["last_name"].encode() not in raw
+    assert untouched.stat().st_mtime_ns == before

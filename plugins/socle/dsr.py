@@ -45,7 +45,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +86,8 @@ SOCIAL_COLUMNS = {
     "x": ("x_user_id", ("author_id", "user_id")),
 }
 HANDLE_COLUMNS = ("x_handle", "author_username", "username")
+# Landing sources of public reference data, without persons (their rejections are still searched).
+REFERENCE_SOURCES = ("opendata",)
 
 
 def ledger_path() -> Path:
@@ -221,8 +223,12 @@ class EntityParts:
     files: tuple[Path, ...]
 
 
-def landing_entities(root: Path | None = None) -> Iterator[EntityParts]:
-    """Every landed entity with its part files (temporary files of running writers excluded)."""
+def landing_entities(root: Path | None = None, *, people_only: bool = False) -> Iterator[EntityParts]:
+    """Every landed entity with its part files (temporary files of running writers excluded).
+
+    ``people_only`` leaves out the public reference data (open data holds no person), which
+    is also the biggest: an erasure need not scan it.
+    """
     root = root or paths().landing
     if not root.exists():
         return
@@ -233,6 +239,8 @@ def landing_entities(root: Path | None = None) -> Iterator[EntityParts]:
             continue
         relative = entity_dir.relative_to(root).parts
         source = relative[1] if relative[0] == "_rejected" and len(relative) > 1 else relative[0]
+        if people_only and source in REFERENCE_SOURCES and relative[0] != "_rejected":
+            continue
         yield EntityParts("/".join(relative), source, files)
 
 
@@ -309,7 +317,7 @@ def scrub_landing(subject: Subject, reason: str) -> dict[str, int]:
     removed: dict[str, int] = {}
     with duckdb.connect() as con:
         # The requests last: while the person's request is landed, an interrupted erasure is retried.
-        for entity in sorted(landing_entities(), key=lambda e: e.key == "dsr/requests"):
+        for entity in sorted(landing_entities(people_only=True), key=lambda e: e.key == "dsr/requests"):
             for part in _matching_files(con, entity, subject):
                 predicate = landing_predicate(parquet_columns(con, [part]), entity.source, subject)
                 before = con.execute(f"select count(*) from {parquet_scan(part)}").fetchone()[0]
@@ -444,6 +452,22 @@ def _row_holds(cells: list[str], header: list[str], subject: Subject) -> bool:
     return False
 
 
+def _quick_check(subject: Subject) -> Callable[[str], bool] | None:
+    """A whole-file test that can only say "maybe there" or "certainly not" (skips parsing)."""
+    if subject.facebook_ids or subject.x_user_ids or subject.x_handles:
+        return None  # accounts are matched by column, not by shape
+    email_re = re.compile(_email_regex(subject.emails)) if subject.emails else None
+    phone_re = re.compile(_phone_regex(subject.phones)) if subject.phones else None
+
+    def maybe(text: str) -> bool:
+        if email_re and email_re.search(text.lower()):
+            return True
+        # Separators inside a number go; line ends stay, or two lines' digits would run together.
+        return bool(phone_re and phone_re.search(re.sub(r"[^\S\r\n]|[.()/-]", "", text)))
+
+    return maybe
+
+
 def scrub_inbox(subject: Subject) -> int:
     """Rewrite inbox CSVs (pending drops and the ``.done`` archive) without the person's rows.
 
@@ -453,9 +477,12 @@ def scrub_inbox(subject: Subject) -> int:
     removed = 0
     if not inbox.exists():
         return 0
-    for path in sorted(inbox.rglob("*.csv")):
+    quick = _quick_check(subject)
+    for path in sorted(p for p in inbox.rglob("*") if p.suffix.lower() == ".csv" and p.is_file()):
         raw = path.read_bytes()
         text, encoding = _decode(raw)
+        if quick is not None and not quick(text):
+            continue
         lines = text.splitlines(keepends=True)
         if not lines:
             continue
@@ -617,10 +644,13 @@ def _compact(db: Path) -> None:
 # --------------------------------------------------------------------------- access exports
 
 
-def _landing_rows(subject: Subject) -> dict[str, list[dict[str, Any]]]:
+def _landing_rows(subject: Subject, only: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The person's landed rows per entity (``only``: just that entity)."""
     found: dict[str, list[dict[str, Any]]] = {}
     with duckdb.connect() as con:
-        for entity in landing_entities():
+        for entity in landing_entities(people_only=True):
+            if only is not None and entity.key != only:
+                continue
             predicate = landing_predicate(parquet_columns(con, entity.files), entity.source, subject)
             if predicate is None:
                 continue
@@ -800,10 +830,8 @@ def erase(request_id: str, subject: Subject) -> dict[str, int]:
     affected: dict[str, int] = {}
     # Tombstones first: if anything below fails, the person is already filtered from new loads.
     affected["compliance:tombstones"] = tombstones.add(subject.tombstone_entries(), request_id)
-    request_ids = {
-        r.get("request_id")
-        for r in _landing_rows(Subject(subject.emails, subject.phones)).get("dsr/requests", [])
-    }
+    requests = _landing_rows(Subject(subject.emails, subject.phones), only="dsr/requests")
+    request_ids = {r.get("request_id") for r in requests.get("dsr/requests", [])}
     p = paths()
     for db in _databases():
         label = "warehouse" if db == p.warehouse else f"build:{db.relative_to(p.build_dir)}"
