@@ -1,8 +1,9 @@
 """Build → gate → publish the warehouse whenever a source family lands new data.
 
-Write-audit-publish: dbt builds a copy of the warehouse, the GDPR gates validate that
-copy, and only a copy that passed replaces the published file. Every task that writes the
-warehouse goes through the one-slot ``warehouse`` pool (DuckDB has a single writer).
+Write-audit-publish: dbt builds a copy of the warehouse layer by layer (each layer its own
+task, log and retry), the GDPR gates validate that copy, and only a copy that passed
+replaces the published file. Every task that writes the warehouse goes through the
+one-slot ``warehouse`` pool (DuckDB has a single writer).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from airflow.sdk import AssetAny, dag, get_current_context, task
 
 from socle.orchestration import DEFAULT_ARGS, LANDING_ASSETS, WAREHOUSE_ASSET, WAREHOUSE_POOL, as_of_date
+from socle.warehouse import DBT_LAYERS
 
 
 @dag(
@@ -26,11 +28,20 @@ from socle.orchestration import DEFAULT_ARGS, LANDING_ASSETS, WAREHOUSE_ASSET, W
 )
 def build_warehouse():
     @task(pool=WAREHOUSE_POOL)
-    def dbt_build() -> dict:
+    def prepare_build() -> str:
         from socle import warehouse
 
-        result = warehouse.build(as_of=as_of_date(get_current_context()))
-        return result.summary()
+        return str(warehouse.prepare_build_db())
+
+    def dbt_layer(layer: str):
+        @task(task_id=f"dbt_{layer}", pool=WAREHOUSE_POOL)
+        def build_layer() -> dict:
+            from socle import warehouse
+
+            result = warehouse.build_layer(layer, as_of=as_of_date(get_current_context()))
+            return dict(result.counts)
+
+        return build_layer()
 
     @task(pool=WAREHOUSE_POOL, retries=0)
     def run_gates() -> dict:
@@ -52,8 +63,13 @@ def build_warehouse():
 
         return str(write())
 
+    upstream = prepare_build()
+    for layer in DBT_LAYERS:
+        step = dbt_layer(layer)
+        upstream >> step
+        upstream = step
     checked = run_gates()
-    dbt_build() >> checked
+    upstream >> checked
     checked >> publish()
     checked >> write_compliance_report()
 

@@ -32,6 +32,15 @@ def airflow_environ(paths: Paths, base: dict[str, str] | None = None) -> dict[st
         }
     )
     env.setdefault("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "True")
+    env.setdefault("AIRFLOW__API__PORT", "8080")
+    # Task processes talk to the API server; standalone starts it on the configured port.
+    env.setdefault(
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://localhost:{env['AIRFLOW__API__PORT']}/execution/"
+    )
+    # `airflow standalone` starts its components by name: the venv's bin must be on PATH.
+    venv_bin = str(Path(sys.executable).parent)
+    if venv_bin not in env.get("PATH", "").split(os.pathsep):
+        env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
     return env
 
 

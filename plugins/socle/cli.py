@@ -136,7 +136,6 @@ def airflow_standalone() -> int:
     p = paths()
     env = airflow_environ(p)
     ensure_metadata_db(p, env)
-    env.setdefault("AIRFLOW__API__PORT", "8080")
     with _sources(p, env) as run_env:
         port = run_env["AIRFLOW__API__PORT"]
         print(f"Airflow UI: http://localhost:{port}")
