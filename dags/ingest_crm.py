@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
 from socle.orchestration import DEFAULT_ARGS, LANDING_ASSETS, task_window
 
@@ -22,7 +22,8 @@ def _land_drops(kind: str) -> dict:
 
 @dag(
     dag_id="ingest_crm",
-    schedule="@daily",
+    # A data-interval timetable: in Airflow 3 a bare "@daily" gives zero-length intervals.
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,  # runs move files out of the inbox: one at a time

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
 from socle.orchestration import DEFAULT_ARGS, LANDING_ASSETS, connection_settings, task_window
 
 
 @dag(
     dag_id="ingest_opendata",
-    schedule="@monthly",
+    # A data-interval timetable: in Airflow 3 a bare "@monthly" gives zero-length intervals.
+    schedule=CronDataIntervalTimetable("@monthly", timezone="UTC"),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

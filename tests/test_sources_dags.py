@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -32,6 +33,7 @@ FAMILY = {
 
 def test_ingest_dags_declare_schedule_tasks_and_landing_asset():
     from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk.definitions.timetables._cron import CRON_PRESETS
 
     from socle.orchestration import LANDING_ASSETS
 
@@ -40,7 +42,8 @@ def test_ingest_dags_declare_schedule_tasks_and_landing_asset():
     for dag_id, (schedule, tasks) in INGEST_DAGS.items():
         dag = bag.dags[dag_id]
         assert {t.task_id for t in dag.tasks} == tasks
-        assert dag.schedule == schedule
+        assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"  # real intervals, not instants
+        assert dag.timetable.expression == CRON_PRESETS[schedule]
         assert dag.catchup is False
         asset = LANDING_ASSETS[FAMILY[dag_id]]
         assert all(any(o.uri == asset.uri for o in t.outlets) for t in dag.tasks)
@@ -48,13 +51,15 @@ def test_ingest_dags_declare_schedule_tasks_and_landing_asset():
 
 RUN_DAGS = """
 import json, sys
+from datetime import datetime
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1])
-out = {}
-for dag_id in sys.argv[2].split(","):
-    run = bag.dags[dag_id].test(run_conf=json.loads(sys.argv[3]))
-    out[dag_id] = str(run.state)
-print("STATES " + json.dumps(out))
+states = []
+for spec in json.loads(sys.argv[2]):
+    when = datetime.fromisoformat(spec["logical_date"]) if spec.get("logical_date") else None
+    run = bag.dags[spec["dag_id"]].test(run_conf=spec.get("conf"), logical_date=when)
+    states.append(str(run.state))
+print("STATES " + json.dumps(states))
 """
 
 
@@ -85,17 +90,28 @@ def test_social_and_field_dags_land_through_airflow_with_env_connections(airflow
             ),
         }
         conf = {"window_start": "2026-03-01T00:00:00+00:00", "window_end": "2026-03-02T00:00:00+00:00"}
+        runs = [
+            {"dag_id": "ingest_social", "conf": conf},
+            {"dag_id": "ingest_field", "conf": conf},
+            # No window in the conf: a scheduled or backfilled run works on its data interval.
+            {"dag_id": "ingest_social", "logical_date": "2026-03-05T10:00:00+00:00"},
+        ]
         result = subprocess.run(
-            [sys.executable, "-c", RUN_DAGS, str(DAGS_DIR), "ingest_social,ingest_field", json.dumps(conf)],
+            [sys.executable, "-c", RUN_DAGS, str(DAGS_DIR), json.dumps(runs)],
             env=env,
             capture_output=True,
             text=True,
             timeout=300,
             check=False,
         )
+        hourly = server.hits("/v21.0/42/feed")[-1].query
     output = result.stdout + result.stderr
     states = json.loads(next(line for line in output.splitlines() if line.startswith("STATES "))[7:])
-    assert states == {"ingest_social": "success", "ingest_field": "success"}, output[-4000:]
+    assert states == ["success"] * 3, output[-4000:]
+    # A run at 10:00 works on the hour that just ended, [09:00, 10:00).
+    nine, ten = datetime(2026, 3, 5, 9, tzinfo=UTC), datetime(2026, 3, 5, 10, tzinfo=UTC)
+    assert int(hourly["until"]) == int(ten.timestamp())
+    assert int(hourly["since"]) == int((nine - timedelta(days=7)).timestamp())  # start - look-back
     landing = home / "landing"
     reactions = [str(f) for f in landing.glob("facebook/reactions/dt=2026-03-01/*.parquet")]
     assert duckdb.sql(f"select type from read_parquet({reactions})").fetchall() == [("LOVE",)]
