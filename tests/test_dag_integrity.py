@@ -61,9 +61,18 @@ def test_dag_file_parses_fast_without_network_or_database(dag_file: Path, monkey
 def test_warehouse_writers_share_the_single_slot_pool(dagbag):
     from socle.orchestration import WAREHOUSE_POOL
 
+    from socle.warehouse import DBT_LAYERS
+
     build = dagbag.dags["build_warehouse"]
-    for task_id in ("dbt_build", "run_gates", "publish"):
+    writers = ("prepare_build", *(f"dbt_{layer}" for layer in DBT_LAYERS), "run_gates", "publish")
+    for task_id in writers:
         assert build.get_task(task_id).pool == WAREHOUSE_POOL
+    assert not any(
+        task.pool == WAREHOUSE_POOL
+        for t in dagbag.dags.values()
+        for task in t.tasks
+        if t.dag_id.startswith("ingest_")
+    ), "ingest tasks must never open the warehouse"
 
 
 def test_build_is_scheduled_on_every_landing_asset(dagbag):
