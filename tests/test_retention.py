@@ -125,6 +125,24 @@ def test_contacts_are_purged_after_their_window_since_last_activity(home: Path):
     assert len(rows(home, "canvass/visits")) == 2  # the campaign is not over: prospects stay
 
 
+def test_a_shared_household_phone_does_not_keep_an_inactive_person(home: Path):
+    household = "+33155555555"
+    write_partition(
+        _batch("crm", part="people"),
+        "people",
+        [
+            {"crm_id": "old", "email": "o@example.org", "phone": household, "is_member": "true",
+             "updated_at": months_ago(40)},
+            {"crm_id": "new", "email": "n@example.org", "phone": household, "is_member": "true",
+             "updated_at": months_ago(1)},
+        ],
+    )  # fmt: skip
+
+    retention.apply_retention(NOW)
+
+    assert [r["crm_id"] for r in rows(home, "crm/people")] == ["new"]
+
+
 def test_prospects_who_never_answered_are_purged_when_the_campaign_ends(home: Path, monkeypatch):
     plant_people(home)
     monkeypatch.setenv("SOCLE_CAMPAIGN_END", (NOW.date() - timedelta(days=1)).isoformat())

@@ -256,7 +256,7 @@ def _observations(con: duckdb.DuckDBPyConnection) -> dict[str, list[Path]]:
     """Load ``obs`` (one row per identifier per role per record) from every person entity."""
     con.execute(
         "create or replace temp table obs (filename varchar, row_number bigint, role integer, "
-        "identifier varchar, seen_at timestamptz, answered boolean, is_subject boolean)"
+        "kind varchar, identifier varchar, seen_at timestamptz, answered boolean, is_subject boolean)"
     )
     entities = {}
     for entity in landing_entities():
@@ -270,13 +270,16 @@ def _observations(con: duckdb.DuckDBPyConnection) -> dict[str, list[Path]]:
         seen_at = _time_expr(list(spec.time_columns), columns)
         for index, role in enumerate(spec.roles):
             answered = role.answered if set(role.answered_columns) <= set(columns) else "false"
-            for column, normalise in ((role.email, "lower(trim({}))"), (role.phone, "trim({})")):
+            for kind, column, normalise in (
+                ("email", role.email, "lower(trim({}))"),
+                ("phone", role.phone, "trim({})"),
+            ):
                 if column is None or column not in columns:
                     continue
                 value = normalise.format(f'"{column}"')
                 con.execute(
-                    f"insert into obs select filename, file_row_number, {index}, {value}, {seen_at}, "
-                    f"coalesce({answered}, false), {role.is_subject} from {source} "
+                    f"insert into obs select filename, file_row_number, {index}, '{kind}', {value}, "
+                    f"{seen_at}, coalesce({answered}, false), {role.is_subject} from {source} "
                     f"where nullif({value}, '') is not null"
                 )
         entities[entity.key] = list(entity.files)
@@ -290,40 +293,57 @@ def _purge_people(con: duckdb.DuckDBPyConnection, now: datetime, run: RetentionR
     windows = run.windows
     prospects_expire = "true" if windows.campaign_over(now) else "false"
     # Two hops through the records a person's e-mail and phone share approximate the person
-    # (as int_identity does) without the warehouse.
+    # without the warehouse. As in int_identity, a phone seen with several e-mails (a shared
+    # line) links nobody: a record holding one is decided by its other identifiers.
     con.execute(
         f"""
         create or replace temp table expired_rows as
-        with by_identifier as (
-            select identifier, max(seen_at) as last_at, bool_or(answered) as answered
+        with shared_phones as (
+            select phone.identifier
+            from obs as phone
+            inner join obs as email using (filename, row_number, role)
+            where phone.kind = 'phone' and email.kind = 'email'
+            group by phone.identifier
+            having count(distinct email.identifier) > 1
+        ),
+        observed as (
+            select
+                *,
+                not (kind = 'phone' and identifier in (select identifier from shared_phones)) as links
             from obs
+        ),
+        by_identifier as (
+            select identifier, max(seen_at) as last_at, bool_or(answered) as answered
+            from observed
             group by identifier
         ),
         by_record as (
             select
-                obs.filename,
-                obs.row_number,
-                obs.role,
-                max(i.last_at) as last_at,
-                bool_or(i.answered) as answered
-            from obs inner join by_identifier as i using (identifier)
-            group by obs.filename, obs.row_number, obs.role
+                observed.filename,
+                observed.row_number,
+                observed.role,
+                coalesce(max(i.last_at) filter (where observed.links), max(i.last_at)) as last_at,
+                coalesce(bool_or(i.answered) filter (where observed.links), bool_or(i.answered)) as answered
+            from observed inner join by_identifier as i using (identifier)
+            group by observed.filename, observed.row_number, observed.role
         ),
         person as (
-            select obs.identifier, max(r.last_at) as last_at, bool_or(r.answered) as answered
-            from obs inner join by_record as r using (filename, row_number, role)
-            group by obs.identifier
+            select observed.identifier, max(r.last_at) as last_at, bool_or(r.answered) as answered
+            from observed inner join by_record as r using (filename, row_number, role)
+            group by observed.identifier
         ),
-        expired as (
-            select identifier from person
-            where coalesce(last_at < {_ts(windows.contact_cutoff(now))}, false)
-               or (not answered and {prospects_expire})
+        verdict as (
+            select
+                observed.*,
+                coalesce(person.last_at < {_ts(windows.contact_cutoff(now))}, false)
+                or (not person.answered and {prospects_expire}) as expired
+            from observed inner join person using (identifier)
+            where observed.is_subject
         )
-        select obs.filename, obs.row_number
-        from obs
-        where obs.is_subject
-        group by obs.filename, obs.row_number
-        having bool_and(obs.identifier in (select identifier from expired))
+        select filename, row_number
+        from verdict
+        group by filename, row_number
+        having coalesce(bool_and(expired) filter (where links), bool_and(expired))
         """
     )
     run.identifiers_expired = con.execute(
