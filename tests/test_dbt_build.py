@@ -120,6 +120,7 @@ def land_campaign(home: Path) -> None:
                 " Alice.Martin@Example.ORG ",
                 "06 12 34 56 78",
                 is_member=True,
+                support_level="1",
                 facebook_id="fb-alice",
                 first_name="Alice",
             ),
@@ -130,7 +131,7 @@ def land_campaign(home: Path) -> None:
             _person("c6", HUGO, "01 55 55 55 55"),
             _person("c7", INES, "01 55 55 55 55"),
             _person("c8", JULES, None),
-            _person("c9", KARIM, None, facebook_id="fb-karim"),
+            _person("c9", KARIM, None, facebook_id="fb-karim", support_level="2"),
         ],
     )
     write_partition(
@@ -412,6 +413,14 @@ def test_scores_only_for_members_or_profiling_consent_and_adults(built_home: Pat
     assert {r[2] for r in rows} == {AS_OF}
     tiers = dict(query(built_home, "select person_key, tier from marts.dim_supporter where tier is not null"))
     assert set(tiers) == {key(ALICE), key(BOB)}
+
+
+def test_support_level_kept_only_with_a_lawful_basis(built_home: Path) -> None:
+    levels = dict(query(built_home, "select person_key, support_level from intermediate.int_persons"))
+    assert levels[key(ALICE)] == 1  # member
+    assert levels[key(KARIM)] is None  # given in the CRM, but no membership or profiling consent
+    columns = {r[0] for r in query(built_home, "describe intermediate.int_person_records_resolved")}
+    assert "support_level" not in columns
 
 
 def test_attendance_counted_once_and_social_actions_only_through_declared_handles(built_home: Path) -> None:

@@ -1,4 +1,6 @@
 -- Each person record with the person it belongs to: through its e-mail, else its phone.
+-- The CRM support level (a political opinion) is left out: int_persons keeps it only
+-- for people with a lawful basis.
 with records as (
     select * from {{ ref('int_person_records') }}
 ),
@@ -9,7 +11,7 @@ identity as (
 
 final as (
     select
-        records.*,
+        records.* exclude (support_level),  -- noqa: RF02
         coalesce(by_email.person_key, by_phone.person_key) as person_key,
         by_phone.person_key as phone_person_key
     from records

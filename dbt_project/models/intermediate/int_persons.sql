@@ -15,6 +15,40 @@ identity as (
     select * from {{ ref('int_identity') }}
 ),
 
+consents as (
+    select * from {{ ref('int_consent_current') }}
+),
+
+crm_people as (
+    select * from {{ ref('int_person_records') }}
+    where record_source = 'crm_people'
+),
+
+-- A support level is a political opinion (art. 9): kept only for members or people with a
+-- current valid membership-basis or profiling grant, and never after a profiling withdrawal.
+opinion_basis as (
+    select
+        person_key,
+        bool_or((purpose = 'profiling' or lawful_basis = 'membership') and is_granted) as has_grant,
+        bool_or(purpose = 'profiling' and status = 'withdrawn') as has_withdrawn_profiling
+    from consents
+    group by person_key
+),
+
+support_levels as (
+    select
+        records.person_key,
+        first(
+            crm_people.support_level
+            order by crm_people.observed_at desc nulls last, crm_people.record_id asc
+        ) as support_level
+    from crm_people
+    inner join records
+        on records.record_source = 'crm_people' and crm_people.record_id = records.record_id
+    where crm_people.support_level is not null
+    group by records.person_key
+),
+
 objections as (
     select distinct identity.person_key
     from requests
@@ -75,7 +109,6 @@ attributes as (
         first(acquisition_source {{ by_priority }}) filter (
             where acquisition_source is not null
         ) as acquisition_source,
-        first(support_level {{ by_priority }}) filter (where support_level is not null) as support_level,
         coalesce(first(is_member {{ by_priority }}) filter (where is_member is not null), false) as is_member,
         coalesce(
             first(leads_cell {{ by_priority }}) filter (where leads_cell is not null), false
@@ -107,7 +140,12 @@ final as (
         attributes.acquisition_source,
         coalesce(rectified.birth_date, attributes.birth_date) as birth_date,
         date_sub('year', coalesce(rectified.birth_date, attributes.birth_date), {{ as_of_date() }}) as age,
-        attributes.support_level,
+        case
+            when
+                (attributes.is_member or coalesce(opinion_basis.has_grant, false))
+                and not coalesce(opinion_basis.has_withdrawn_profiling, false)
+                then support_levels.support_level
+        end as support_level,
         attributes.record_count,
         coalesce(
             date_sub('year', coalesce(rectified.birth_date, attributes.birth_date), {{ as_of_date() }})
@@ -122,6 +160,8 @@ final as (
     from attributes
     left join objections on attributes.person_key = objections.person_key
     left join rectified on attributes.person_key = rectified.person_key
+    left join opinion_basis on attributes.person_key = opinion_basis.person_key
+    left join support_levels on attributes.person_key = support_levels.person_key
 )
 
 select * from final
