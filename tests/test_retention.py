@@ -125,6 +125,62 @@ def test_contacts_are_purged_after_their_window_since_last_activity(home: Path):
     assert len(rows(home, "canvass/visits")) == 2  # the campaign is not over: prospects stay
 
 
+def test_social_activity_of_a_declared_account_keeps_a_person_and_a_request_does_not(home: Path):
+    write_partition(
+        _batch("crm", part="people"),
+        "people",
+        [
+            {"crm_id": "social", "email": "s@example.org", "facebook_id": "777", "is_member": "true",
+             "updated_at": months_ago(37)},
+            {"crm_id": "asked", "email": "r@example.org", "is_member": "true", "updated_at": months_ago(37)},
+        ],
+    )  # fmt: skip
+    write_partition(
+        _batch("facebook"),
+        "comments",
+        [{"id": "c", "post_id": "p", "from_id": "777", "message": "bravo", "created_time": _days(10)}],
+    )
+    write_partition(
+        _batch("dsr", part="req.csv"),
+        "requests",
+        [{"request_id": "q", "type": "access", "email": "r@example.org", "received_at": _days(3)}],
+    )
+
+    run = retention.apply_retention(NOW)
+
+    assert [r["crm_id"] for r in rows(home, "crm/people")] == ["social"]
+    assert run.person_rows_purged == {"crm/people": 1, "dsr/requests": 1}
+    assert len(rows(home, "facebook/comments")) == 1
+
+
+def test_nothing_of_a_person_with_an_open_request_is_purged(home: Path):
+    import pyarrow as pa
+
+    from socle.dsr import LEDGER_SCHEMA, ledger_path
+
+    write_partition(
+        _batch("crm", part="people"),
+        "people",
+        [{"crm_id": "asked", "email": "r@example.org", "is_member": "true", "updated_at": months_ago(37)}],
+    )
+    write_partition(
+        _batch("dsr", part="req.csv"),
+        "requests",
+        [{"request_id": "q", "type": "access", "email": "r@example.org", "received_at": _days(3)}],
+    )
+    received = NOW - timedelta(days=3)
+    entry = {"request_id": "q", "request_type": "access", "received_at": received,
+             "due_at": received + timedelta(30), "done_at": None, "status": "pending", "rows_affected": "{}",
+             "note": None}  # fmt: skip
+    ledger_path().parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([entry], schema=LEDGER_SCHEMA), ledger_path())
+
+    run = retention.apply_retention(NOW)
+
+    assert run.person_rows_purged == {}
+    assert len(rows(home, "crm/people")) == 1
+
+
 def test_a_shared_household_phone_does_not_keep_an_inactive_person(home: Path):
     household = "+33155555555"
     write_partition(

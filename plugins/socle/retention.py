@@ -19,13 +19,20 @@ n° 2012-020 on political communication files, and CNIL 2023 guidance on social 
 - **Access-request exports**: 30 days after they were written.
   ``SOCLE_RETENTION_ACCESS_EXPORT_DAYS``. The answer was sent; the copy is not kept.
 
-*Who answered*: a person (e-mail or phone, joined through the records that carry both) who
-is a member, granted a consent, RSVPed, signed a meeting sheet, volunteered for canvassing,
-or agreed at the door to be contacted. Everyone else is a prospect. A person's last
-activity is the latest time on any record carrying one of their identifiers (a record's own
-time: ``updated_at``, ``occurred_at``, ``signed_at``, ``session_date``...; its load time when
-that is unreadable). A record is purged when every identifier of the person it is about has
-expired; a canvassing record is about the door's contact, not the volunteer.
+*Who answered*: a person (e-mail, phone and declared social accounts, joined through the
+records that carry several of them; a phone shared by several e-mails joins nobody, as in
+``int_identity``) who is a member, granted a consent, RSVPed, signed a meeting sheet,
+volunteered for canvassing, or agreed at the door to be contacted. Everyone else is a
+prospect; likes and comments alone make nobody a regular contact (CNIL 2023).
+
+*Last activity*: the latest time on any record of the person, as the warehouse counts it
+(``updated_at``, ``occurred_at``, ``signed_at``, ``session_date``, social actions of a declared
+account; the load time when a record's time is unreadable). A data-subject request is not
+activity, but while one is open nothing of its requester is purged.
+
+A record is purged when every identifier of the person it is about has expired; a
+canvassing record is about the door's contact, not the volunteer; social interactions are
+kept (only their text expires).
 
 :func:`apply_retention` rewrites the affected Parquet parts atomically and appends one line
 per action to ``compliance/retention_log.jsonl`` (counts only).
@@ -45,7 +52,7 @@ from typing import Any
 import duckdb
 
 from socle.config import paths
-from socle.dsr import access_exports_dir, landing_entities, parquet_scan, rewrite_part
+from socle.dsr import access_exports_dir, landing_entities, load_ledger, parquet_scan, rewrite_part
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +69,20 @@ COMMENT_TEXT = {
 }
 
 
+# How each kind of identifier is normalised before comparing (a social account is namespaced).
+IDENTIFIER_SQL = {
+    "email": "lower(trim({}))",
+    "phone": "trim({})",
+    "facebook": "'facebook:' || lower(trim({}))",
+    "x": "'x:' || lower(trim({}))",
+}
+
+
 @dataclass(frozen=True)
 class Role:
     """The identifiers of one person on a record, and whether the record is an answer from them."""
 
-    email: str | None
-    phone: str | None
+    identifiers: tuple[tuple[str, str], ...]  # (kind, column)
     answered: str = "true"  # SQL over the record
     answered_columns: tuple[str, ...] = ()  # what ``answered`` reads (an optional column may be absent)
     is_subject: bool = True  # the record is about this person (its retention follows theirs)
@@ -75,35 +90,65 @@ class Role:
 
 @dataclass(frozen=True)
 class PersonEntity:
-    """How a person-bearing landing entity feeds retention: its time columns and its people."""
+    """How a landing entity feeds retention: its time columns (latest wins) and its people."""
 
     time_columns: tuple[str, ...]
     roles: tuple[Role, ...]
+    # SQL for the record's activity time; None: its time columns (latest wins).
+    activity: str | None = None
 
 
+MEMBER = "lower(is_member) in ('true', 'oui', '1')"
+AGREED_AT_THE_DOOR = "lower(consent_contact) in ('true', 'oui', '1')"
 PERSON_ENTITIES: dict[str, PersonEntity] = {
     "crm/people": PersonEntity(
         ("updated_at", "created_at"),
-        (Role("email", "phone", "lower(is_member) in ('true', 'oui', '1')", ("is_member",)),),
+        (
+            Role(
+                (("email", "email"), ("phone", "phone"), ("facebook", "facebook_id"), ("x", "x_user_id")),
+                MEMBER,
+                ("is_member",),
+            ),
+        ),
     ),
     "crm/consents": PersonEntity(
-        ("occurred_at",), (Role("email", "phone", "lower(status) = 'granted'", ("status",)),)
+        ("occurred_at",),
+        (Role((("email", "email"), ("phone", "phone")), "lower(status) = 'granted'", ("status",)),),
     ),
-    "events/rsvps": PersonEntity(("checked_in_at", "updated_at"), (Role("email", "phone"),)),
-    "signin/attendance": PersonEntity(("signed_at",), (Role("email", "phone"),)),
+    "events/rsvps": PersonEntity(
+        ("updated_at", "checked_in_at"), (Role((("email", "email"), ("phone", "phone"))),)
+    ),
+    "signin/attendance": PersonEntity(("signed_at",), (Role((("email", "email"), ("phone", "phone"))),)),
     "canvass/visits": PersonEntity(
         ("session_date",),
         (
             Role(
-                "contact_email",
-                "contact_phone",
-                "lower(consent_contact) in ('true', 'oui', '1')",
+                (("email", "contact_email"), ("phone", "contact_phone")),
+                AGREED_AT_THE_DOOR,
                 ("consent_contact",),
             ),
-            Role("volunteer_email", None, is_subject=False),
+            Role((("email", "volunteer_email"),), is_subject=False),
         ),
     ),
-    "dsr/requests": PersonEntity(("received_at",), (Role("email", "phone", "false"),)),
+    # A request is no activity (the warehouse does not count it either) and leaves with its
+    # person, except while it is open: nothing of the requester is purged before the answer.
+    "dsr/requests": PersonEntity(
+        ("received_at",),
+        (Role((("email", "email"), ("phone", "phone")), "false"),),
+        activity="case when request_id in (select request_id from open_requests) then {now} end",
+    ),
+    # Social actions of a declared account are activity, not an answer (CNIL: likes and comments
+    # alone do not make a regular contact); the interaction itself is not purged with the person.
+    "facebook/comments": PersonEntity(
+        ("created_time",), (Role((("facebook", "from_id"),), "false", is_subject=False),)
+    ),
+    "facebook/reactions": PersonEntity(
+        ("post_created_time",), (Role((("facebook", "user_id"),), "false", is_subject=False),)
+    ),
+    "x/tweets": PersonEntity(("created_at",), (Role((("x", "author_id"),), "false", is_subject=False),)),
+    "x/retweets": PersonEntity(
+        ("tweet_created_at",), (Role((("x", "user_id"),), "false", is_subject=False),)
+    ),
 }
 
 
@@ -219,9 +264,10 @@ def _ts(moment: datetime) -> str:
 
 
 def _time_expr(columns: list[str], available: list[str]) -> str:
-    """A record's time: its first readable time column, else its load time."""
+    """A record's time: its latest readable time column, else its load time."""
     parts = [f'try_cast("{c}" as timestamptz)' for c in columns if c in available]
-    return "coalesce(" + ", ".join([*parts, "try_cast(_fetched_at as timestamptz)"]) + ")"
+    latest = f"greatest({', '.join(parts)})" if parts else "null"
+    return f"coalesce({latest}, try_cast(_fetched_at as timestamptz))"
 
 
 def _columns(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
@@ -252,8 +298,12 @@ def _null_comment_texts(con: duckdb.DuckDBPyConnection, now: datetime, run: Rete
             run.files_rewritten += 1
 
 
-def _observations(con: duckdb.DuckDBPyConnection) -> dict[str, list[Path]]:
+def _observations(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, list[Path]]:
     """Load ``obs`` (one row per identifier per role per record) from every person entity."""
+    open_ids = [r for r, e in load_ledger().items() if e["status"] in ("pending", "overdue")]
+    con.execute("create or replace temp table open_requests (request_id varchar)")
+    if open_ids:
+        con.executemany("insert into open_requests values (?)", [(i,) for i in open_ids])
     con.execute(
         "create or replace temp table obs (filename varchar, row_number bigint, role integer, "
         "kind varchar, identifier varchar, seen_at timestamptz, answered boolean, is_subject boolean)"
@@ -267,27 +317,27 @@ def _observations(con: duckdb.DuckDBPyConnection) -> dict[str, list[Path]]:
             entity.files, "union_by_name = true", "filename = true", "file_row_number = true"
         )
         columns = _columns(con, source)
-        seen_at = _time_expr(list(spec.time_columns), columns)
+        if spec.activity is None:
+            seen_at = _time_expr(list(spec.time_columns), columns)
+        else:
+            seen_at = spec.activity.format(now=_ts(now))
         for index, role in enumerate(spec.roles):
             answered = role.answered if set(role.answered_columns) <= set(columns) else "false"
-            for kind, column, normalise in (
-                ("email", role.email, "lower(trim({}))"),
-                ("phone", role.phone, "trim({})"),
-            ):
-                if column is None or column not in columns:
+            for kind, column in role.identifiers:
+                if column not in columns:
                     continue
-                value = normalise.format(f'"{column}"')
+                value = IDENTIFIER_SQL[kind].format(f'"{column}"')
                 con.execute(
                     f"insert into obs select filename, file_row_number, {index}, '{kind}', {value}, "
                     f"{seen_at}, coalesce({answered}, false), {role.is_subject} from {source} "
-                    f"where nullif({value}, '') is not null"
+                    f"where nullif(trim(\"{column}\"), '') is not null"
                 )
         entities[entity.key] = list(entity.files)
     return entities
 
 
 def _purge_people(con: duckdb.DuckDBPyConnection, now: datetime, run: RetentionRun) -> None:
-    entities = _observations(con)
+    entities = _observations(con, now)
     if not entities:
         return
     windows = run.windows
