@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -27,6 +28,10 @@ from socle.landing import Batch, PartitionWriter, Rejection, write_rejections
 log = logging.getLogger(__name__)
 
 PARIS = ZoneInfo("Europe/Paris")
+# The same identifiers come back row after row (a volunteer on every door, a person in
+# every consent line); phonenumbers is the slowest step of landing, so remember answers.
+_email = lru_cache(maxsize=65_536)(normalise_email)
+_phone = lru_cache(maxsize=65_536)(normalise_phone)
 TRUE_WORDS = frozenset({"true", "oui", "o", "yes", "y", "x", "1", "vrai"})
 FALSE_WORDS = frozenset({"false", "non", "n", "no", "0", "faux"})
 
@@ -280,8 +285,8 @@ def clean(spec: EntitySpec, records: Iterable[Mapping[str, object]], *, dedupe: 
         identifiers = (*spec.emails, *spec.phones)
         had_identifier = any(record.get(n) for n in identifiers)
         for names, normalise in (
-            ((*spec.emails, *spec.other_emails), normalise_email),
-            (spec.phones, normalise_phone),
+            ((*spec.emails, *spec.other_emails), _email),
+            (spec.phones, _phone),
         ):
             for name in names:
                 if record.get(name):
