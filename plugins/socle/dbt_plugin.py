@@ -6,6 +6,8 @@ so SQL and Python share one definition of an e-mail, a phone and a person key.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 from duckdb.sqltypes import VARCHAR
@@ -30,6 +32,7 @@ def register_udfs(conn: DuckDBPyConnection) -> DuckDBPyConnection:
     # Read the secret once per connection, not once per row.
     secret = pseudonym_secret()
 
+    @lru_cache(maxsize=1 << 18)
     def socle_hmac(identifier: str | None) -> str | None:
         return None if identifier is None else keyed_hash(identifier, secret)
 
@@ -44,5 +47,8 @@ def register_udfs(conn: DuckDBPyConnection) -> DuckDBPyConnection:
     return conn
 
 
+# phonenumbers costs ~100 µs a value and dbt evaluates a staging view once per model and
+# test that reads it: memoising makes each distinct value cost once per dbt process.
+@lru_cache(maxsize=1 << 18)
 def _phone(raw: str | None) -> str | None:
     return normalise_phone(raw)
