@@ -6,9 +6,11 @@ import pytest
 
 from socle.sources.common import (
     EntitySpec,
+    RejectRatioError,
     SchemaDriftError,
     base_url,
     check_drift,
+    check_reject_ratio,
     clean,
     normalise_header,
     parse_bool,
@@ -117,3 +119,15 @@ def test_bare_hosts_get_a_scheme():
     assert base_url("graph.facebook.com/") == "https://graph.facebook.com"
     assert base_url("127.0.0.1:8080") == "http://127.0.0.1:8080"
     assert base_url("http://x.test") == "http://x.test"
+
+
+def test_reject_ratio_fails_above_the_threshold_but_not_on_a_lone_rejection():
+    check_reject_ratio("demo/things", landed=0, rejected=1, max_ratio=0.05)  # a quiet hour's odd record
+    check_reject_ratio("demo/things", landed=95, rejected=5, max_ratio=0.05)
+    with pytest.raises(RejectRatioError, match=r"6 of 100 records rejected \(6\.0% > 5\.0%"):
+        check_reject_ratio("demo/things", landed=94, rejected=6, max_ratio=0.05)
+
+
+def test_a_lone_record_missing_a_field_is_a_rejection_not_drift():
+    check_drift(SPEC, {"id"}, 1)
+    assert clean(SPEC, [{"id": "1"}]).rejections[0].fields == ("at",)

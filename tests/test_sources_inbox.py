@@ -110,17 +110,18 @@ def test_bad_rows_are_quarantined_with_reason_and_field_names(tmp_path):
 def test_too_many_bad_rows_leave_the_file_in_the_inbox_and_fail_with_counts(tmp_path):
     inbox, landing = tmp_path / "inbox", tmp_path / "landing"
     good = write(inbox / "signin" / "a-good.csv", "date;email\n01/03/2026;a@example.fr\n")
-    bad = write(inbox / "signin" / "b-bad.csv", "date;email\n01/03/2026;a@example.fr\nhier;b@example.fr\n")
+    bad_rows = "hier;b@example.fr\n;c@example.fr\n"
+    bad = write(inbox / "signin" / "b-bad.csv", "date;email\n01/03/2026;a@example.fr\n" + bad_rows)
     with pytest.raises(InboxError) as caught:
         run(inbox, landing)
     message = str(caught.value)
     assert "signin/b-bad.csv" in message
-    assert "1 of 2" in message
+    assert "2 of 3" in message
     assert "b@example.fr" not in message
     assert bad.exists()
     assert not good.exists()  # the good file was still landed and moved
     assert [r["sheet"] for r in rows(landing, "signin", "attendance")] == ["a-good.csv"]
-    assert len(rows(landing, "signin", "attendance", rejected=True)) == 1
+    assert len(rows(landing, "signin", "attendance", rejected=True)) == 2
 
 
 def test_renamed_required_column_fails_loudly_naming_both_headers(tmp_path):
@@ -220,3 +221,11 @@ def test_sheet_without_header_line_fails_without_echoing_its_first_row(tmp_path)
     assert "looks like data" in message
     assert "dupre" not in message.lower()
     assert path.exists()
+
+
+def test_a_single_bad_row_is_quarantined_without_failing_a_small_sheet(tmp_path):
+    inbox, landing = tmp_path / "inbox", tmp_path / "landing"
+    write(inbox / "signin" / "petite.csv", "date;email\n01/03/2026;a@example.fr\nhier;b@example.fr\n")
+    result = run(inbox, landing)
+    assert (result.landed["signin/attendance"], result.rejected["signin/attendance"]) == (1, 1)
+    assert (inbox / ".done" / "signin" / "petite.csv").exists()

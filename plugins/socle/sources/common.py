@@ -215,14 +215,20 @@ def to_text(value: object) -> str | None:
 
 
 def check_drift(
-    spec: EntitySpec, seen_fields: Iterable[str], record_count: int, *, where: str | None = None
+    spec: EntitySpec,
+    seen_fields: Iterable[str],
+    record_count: int,
+    *,
+    where: str | None = None,
+    min_records: int = 2,
 ) -> None:
     """Fail loudly when a required field is absent from every record (or from the header).
 
     One record missing a field is bad data (rejected); every record missing it is the
     source renaming or dropping the field, which a threshold would only report as noise.
+    A lone record cannot tell the two apart (``min_records``); a header always can.
     """
-    if record_count == 0:
+    if record_count < min_records:
         return
     seen = set(seen_fields)
     missing = [f for f in spec.required if f not in seen]
@@ -240,6 +246,7 @@ def check_drift(
         )
 
 
+REJECT_FLOOR = 1
 _LOOKS_LIKE_DATA = re.compile(r"@|\d{4,}|\d{1,2}_\d{1,2}_\d{2,4}|^\d+$")
 
 
@@ -310,8 +317,13 @@ def clean(spec: EntitySpec, records: Iterable[Mapping[str, object]], *, dedupe: 
 
 
 def check_reject_ratio(label: str, landed: int, rejected: int, max_ratio: float) -> None:
+    """Fail when more than ``max_ratio`` of the records were rejected.
+
+    A single rejection never fails a batch on its own: in a quiet hour one odd comment
+    would be 100 % and block the source; it is quarantined and counted like any other.
+    """
     total = landed + rejected
-    if total and rejected / total > max_ratio:
+    if rejected > REJECT_FLOOR and rejected / total > max_ratio:
         raise RejectRatioError(
             f"{label}: {rejected} of {total} records rejected ({rejected / total:.1%} > "
             f"{max_ratio:.1%} allowed); they are quarantined under landing/_rejected/{label}/ "

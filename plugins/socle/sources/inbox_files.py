@@ -304,7 +304,8 @@ def land_file(
     spec = drop.spec
     name = drop.path.name
     header, rows = read_rows(drop.path, drop.kind)
-    check_drift(spec, [*FILE_COLUMNS, *header], 1 if header else 0, where=f"the header of {name}")
+    where = f"the header of {name}"
+    check_drift(spec, [*FILE_COLUMNS, *header], 1 if header else 0, where=where, min_records=1)
     batch = Batch(spec.source, start, end, source_uri=f"inbox/{drop.kind}/{name}", part=name)
 
     def records() -> Iterator[dict | Rejection]:
