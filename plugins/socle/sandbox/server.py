@@ -299,6 +299,8 @@ def _json(
 def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = -1  # one write per answer: headers and body apart meet a 40 ms delayed ACK
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # request lines carry tokens
@@ -394,7 +396,7 @@ def _apply_fault(fault: dict[str, Any], request: _Request) -> Response | None:
         )
     if fault.get("status"):
         status = int(fault["status"])
-        if request.path.startswith("/v") and request.path[1:2].isdigit():
+        if request.path.startswith("/v") and request.path[2:3].isdigit():
             body = graph_error(4 if status == 429 else 2, "Planted fault", status).body
         elif request.path.startswith("/2/"):
             body = x_error(
