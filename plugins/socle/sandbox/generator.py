@@ -20,7 +20,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
-import math
 import random
 import shutil
 import unicodedata
@@ -33,9 +32,17 @@ from typing import Any
 
 from faker import Faker
 
-from socle.sandbox import content
-from socle.sandbox.geography import CITY, COMMUNE_CODE, DEP_CODE, DEP_NAME, Address, City, build_city
-from socle.sandbox.messy import PARIS, Style, format_email, format_phone, write_drop
+from socle.sandbox import content, opendata_files
+from socle.sandbox.geography import CITY, Address, City, build_city
+from socle.sandbox.messy import (
+    CANVASS_STYLES,
+    PARIS,
+    SIGNIN_STYLES,
+    Style,
+    format_email,
+    format_phone,
+    write_drop,
+)
 
 CAMPAIGN_DAYS = 60
 FACEBOOK_PAGE_ID = "104857392019283"
@@ -460,137 +467,6 @@ class _Campaign:
 
     # ------------------------------------------------------------ CSV drops
 
-    SIGNIN_STYLES = (
-        Style(
-            "bom-semicolon",
-            "utf-8-sig",
-            ";",
-            (
-                "Événement",
-                "Date",
-                "Nom",
-                "Prénom",
-                "E-mail",
-                "Téléphone",
-                "Code postal",
-                "Accepte emails",
-                "Accepte SMS",
-            ),
-        ),
-        Style(
-            "cp1252-trailing",
-            "cp1252",
-            ";",
-            (
-                "Réunion",
-                "Date heure",
-                "NOM",
-                "Prénom",
-                "Courriel",
-                "Portable",
-                "CP",
-                "accepte_emails",
-                "accepte_sms",
-            ),
-            phone_format="intl_spaced",
-            yes_no=("x", ""),
-            trailing_empty=2,
-            blank_lines=True,
-            email_case="upper",
-        ),
-        Style(
-            "utf8-comma-repeated-header",
-            "utf-8",
-            ",",
-            ("event_id", "date", "nom", "prenom", "email", "tel", "cp", "optin_email", "optin_sms"),
-            newline="\n",
-            datetime_format="%Y-%m-%d %H:%M",
-            phone_format="double_zero",
-            repeat_header=True,
-            email_case="spaced",
-        ),
-        Style(
-            "bom-comma-colon-time",
-            "utf-8-sig",
-            ",",
-            (
-                "Evenement",
-                "Date_heure",
-                "Nom",
-                "Prenom",
-                "Courriel",
-                "Telephone",
-                "Code_postal",
-                "Accepte_emails",
-                "Accepte_sms",
-            ),
-            datetime_format="%d/%m/%Y %H:%M",
-            phone_format="dotted",
-            yes_no=("Oui", "Non"),
-        ),
-    )
-    CANVASS_STYLES = (
-        Style(
-            "bom-semicolon",
-            "utf-8-sig",
-            ";",
-            (
-                "Session",
-                "Date",
-                "Bénévole",
-                "Bureau de vote",
-                "Adresse",
-                "Porte ouverte",
-                "Résultat",
-                "Email",
-                "Téléphone",
-                "Accepte contact",
-            ),
-        ),
-        Style(
-            "cp1252-trailing",
-            "cp1252",
-            ";",
-            (
-                "session",
-                "date",
-                "email_benevole",
-                "bureau",
-                "adresse",
-                "porte_ouverte",
-                "resultat",
-                "e-mail",
-                "tel",
-                "accepte_contact",
-            ),
-            phone_format="intl_spaced",
-            trailing_empty=1,
-            blank_lines=True,
-        ),
-        Style(
-            "utf8-comma-repeated-header",
-            "utf-8",
-            ",",
-            (
-                "session",
-                "date",
-                "benevole",
-                "bureau_de_vote",
-                "adresse",
-                "porte_ouverte",
-                "resultat",
-                "email",
-                "telephone",
-                "accepte_contact",
-            ),
-            newline="\n",
-            date_format="%Y-%m-%d",
-            phone_format="double_zero",
-            yes_no=("OUI", "NON"),
-            repeat_header=True,
-        ),
-    )
-
     def write_sheet(
         self, kind: str, name: str, style: Style, rows: list[list[str]], bad: dict[int, str], invalid: int
     ) -> None:
@@ -619,7 +495,7 @@ class _Campaign:
         sheets = [e for e in self.events if e["past"] and e["kind"] in ("public_meeting", "rally")]
         self.signins: dict[int, int] = Counter()
         for number, event in enumerate(sheets):
-            style = self.SIGNIN_STYLES[number % len(self.SIGNIN_STYLES)]
+            style = SIGNIN_STYLES[number % len(SIGNIN_STYLES)]
             attendees = [
                 p for p in self.attendance[event["id"]] if self.rng.random() < 0.7 or p is self.activist
             ]
@@ -706,7 +582,7 @@ class _Campaign:
         self.canvass_doors: Counter = Counter()
         outcomes = {"refus": 30, "sympathisant": 30, "indecis": 25, "opposant": 15}
         for number, event in enumerate(sessions):
-            style = self.CANVASS_STYLES[number % len(self.CANVASS_STYLES)]
+            style = CANVASS_STYLES[number % len(CANVASS_STYLES)]
             bureau = event["bureau"]
             team = self.event_volunteers[event["id"]] or [self.rng.choice(members)]
             team = [p for p in team if p.email] or [self.activist]
@@ -1238,121 +1114,10 @@ class _Campaign:
     def make_opendata(self) -> None:
         folder = self.sandbox / "opendata"
         folder.mkdir(parents=True, exist_ok=True)
-        self.write_results(folder / OPENDATA_FILES["election_results"])
-        self.write_iris(folder / OPENDATA_FILES["iris_population"])
-        self.write_reu(folder / OPENDATA_FILES["reu_addresses"])
-
-    def write_results(self, path: Path) -> None:
-        lists = []
-        for number, (nuance, name, share) in enumerate(content.ELECTION_LISTS, start=1):
-            female = self.rng.random() < 0.5
-            first = self.fake.first_name_female() if female else self.fake.first_name_male()
-            lists.append(
-                (
-                    str(number),
-                    nuance,
-                    "F" if female else "M",
-                    self.fake.last_name().upper(),
-                    first,
-                    name,
-                    share,
-                )
-            )
-        header = (
-            "Code du département;Libellé du département;Code de la commune;Libellé de la commune;"
-            "Code B.Vote;Inscrits;Abstentions;% Abs/Ins;Votants;% Vot/Ins;Blancs;% Blancs/Ins;"
-            "% Blancs/Vot;Nuls;% Nuls/Ins;"
-            "% Nuls/Vot;Exprimés;% Exp/Ins;% Exp/Vot;"
-            "N.Pan.;Code Nuance;Sexe;Nom;Prénom;Liste;Voix;% Voix/Ins;% Voix/Exp"
-        )
-
-        def pct(a: int, b: int) -> str:
-            return f"{100 * a / b:.2f}".replace(".", ",") if b else "0,00"
-
-        lines = [header]
-        self.result_rows = 0
-        for bureau in self.city.bureaux:
-            sector = (bureau.arrondissement + 1) // 2
-            running = lists[: 6 + sector % 3]  # each sector has its own number of lists
-            registered = self.rng.randint(700, 1500)
-            voters = round(registered * self.rng.uniform(0.26, 0.46))
-            blank = round(voters * self.rng.uniform(0.005, 0.02))
-            null = round(voters * self.rng.uniform(0.004, 0.015))
-            expressed = voters - blank - null
-            weights = [self.rng.gammavariate(share * 40, 1) for *_, share in running]
-            votes = _largest_remainder(expressed, weights)
-            cells = [
-                DEP_CODE,
-                DEP_NAME,
-                COMMUNE_CODE[2:],
-                CITY,
-                bureau.code,
-                str(registered),
-                str(registered - voters),
-            ]
-            cells += [pct(registered - voters, registered), str(voters), pct(voters, registered), str(blank)]
-            cells += [
-                pct(blank, registered),
-                pct(blank, voters),
-                str(null),
-                pct(null, registered),
-                pct(null, voters),
-            ]
-            cells += [str(expressed), pct(expressed, registered), pct(expressed, voters)]
-            for (number, nuance, sex, last, first, name, _), count in zip(running, votes, strict=True):
-                cells += [
-                    number,
-                    nuance,
-                    sex,
-                    last,
-                    first,
-                    name,
-                    str(count),
-                    pct(count, registered),
-                    pct(count, expressed),
-                ]
-                self.result_rows += 1
-            lines.append(";".join(cells))
-        path.write_bytes(("\r\n".join(lines) + "\r\n").encode("latin-1", errors="replace"))
-
-    def write_iris(self, path: Path) -> None:
-        bands = ("0014", "1529", "3044", "4559", "6074", "75P")
-        header = ["IRIS", "REG", "DEP", "COM", "LIBCOM", "LIBIRIS", "TYP_IRIS", "LAB_IRIS", "P17_POP"]
-        header += [f"P17_POP{b}" for b in bands]
-        lines = [";".join(header)]
-        for iris in self.city.iris:
-            population = self.rng.uniform(1500, 4200)
-            shares = [self.rng.uniform(0.6, 1.4) * s for s in (0.18, 0.19, 0.19, 0.19, 0.15, 0.10)]
-            parts = [population * s / sum(shares) for s in shares]
-            arr = int(iris.commune_code[-2:])
-            cells = [
-                iris.code,
-                "93",
-                DEP_CODE,
-                iris.commune_code,
-                f"Marseille {arr}e Arrondissement",
-                iris.name,
-                "H",
-                "1",
-            ]
-            cells += [f"{population:.6f}"] + [f"{v:.6f}" for v in parts]
-            lines.append(";".join(cells))
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-    def write_reu(self, path: Path) -> None:
-        header = (
-            "id,id_brut_bv_reu,code_commune_ref,code_bv,geo_adresse,code_postal,code_iris,"
-            "longitude,latitude,geo_type,geo_score,nb_adresses"
-        )
-        lines = [header]
-        for a in self.city.addresses:
-            b = a.bureau
-            score = f"{self.rng.uniform(0.55, 0.99):.2f}"
-            lines.append(
-                f'{a.address_id},{COMMUNE_CODE}_{b.code},{COMMUNE_CODE},{b.code},"{a.line}",{b.postal_code},{b.iris_code},'
-                f"{a.longitude},{a.latitude},housenumber,{score},{self.rng.randint(1, 60)}"
-            )
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        results = folder / OPENDATA_FILES["election_results"]
+        self.result_rows = opendata_files.write_results(results, self.rng, self.fake, self.city)
+        opendata_files.write_iris(folder / OPENDATA_FILES["iris_population"], self.rng, self.city)
+        opendata_files.write_reu(folder / OPENDATA_FILES["reu_addresses"], self.rng, self.city)
 
     # ------------------------------------------------------------ outputs
 
@@ -1487,14 +1252,3 @@ class _Campaign:
 
 def _age(birth: date, today: date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-
-
-def _largest_remainder(total: int, weights: list[float]) -> list[int]:
-    """Integers proportional to ``weights`` summing to ``total`` exactly."""
-    scale = sum(weights) or 1.0
-    raw = [total * w / scale for w in weights]
-    counts = [math.floor(r) for r in raw]
-    order = sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)
-    for i in order[: total - sum(counts)]:
-        counts[i] += 1
-    return counts
