@@ -481,6 +481,9 @@ def test_incremental_rerun_is_stable_and_forgets_a_newly_erased_person(
     after = {name: query(home, sql) for name, sql in snapshot_sql.items()}
     assert after == {name: [r for r in rows if r[0] != key(KARIM)] for name, rows in before.items()}
     assert len(after["engagement"]) == len(before["engagement"]) - 3
+    # Same scoring date: the history row is replaced, not duplicated.
+    history = query(home, "select count(distinct as_of_date), count(*) from marts.supporter_scores_history")
+    assert history == [(1, len(after["scores"]))]
 
 
 def test_build_works_when_landing_sources_are_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

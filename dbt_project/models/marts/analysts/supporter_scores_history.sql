@@ -1,0 +1,34 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['person_key', 'as_of_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=[
+            "delete from {{ this }} where person_key not in (select person_key from {{ ref('int_supporters_profilable') }})"
+        ]
+    )
+}}
+-- One row per person and scoring date: how a supporter's score and tier evolved. A rerun for
+-- the same date replaces that date. The post-hook forgets the whole history of anyone who
+-- may no longer be scored (erased, objected, withdrew profiling, lost membership).
+with scores as (
+    select * from {{ ref('supporter_scores') }}
+),
+
+final as (
+    select
+        person_key,
+        bureau_code,
+        iris_code,
+        profiling_basis,
+        score,
+        action_count,
+        rank_in_bureau,
+        tier,
+        last_action_at,
+        as_of_date
+    from scores
+)
+
+select * from final
