@@ -123,6 +123,9 @@ def test_report_shows_every_rule_requests_retention_and_register_without_persona
     assert "restricted.contact_list_email" in html
     assert "not documented" in html  # supporter_scores lacks lawful basis etc.
     assert 'href="../data_docs/index.html"' in html
+    last_run = re.search(r'href="(\.\./data_docs/validations/gdpr/gate-[0-9a-f]{12}/[^"]+\.html)"', html)
+    assert last_run, "no link to the last run's GDPR validation page"
+    assert (report.parent / last_run.group(1)).exists()
     for value in PERSONAL:
         assert value.lower() not in html.lower()
 

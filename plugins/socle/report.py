@@ -272,6 +272,20 @@ def _retention_section(p: Paths, now: datetime) -> str:
     return intro + f"<p>Last retention run: {escape(_when(last))} UTC.</p>" + body
 
 
+def _validation_pages(p: Paths, latest: dict | None, base: Path) -> str:
+    """Links to the last run's validation pages (GX names them after the gate run)."""
+    if not latest or not latest.get("run_id"):
+        return ""
+    links = []
+    for suite, title in (("gdpr", "GDPR rules"), ("data_quality", "data-quality checks")):
+        found = sorted(
+            (p.data_docs / "validations" / suite / f"gate-{latest['run_id'][:12]}").rglob("*.html")
+        )
+        if found:
+            links.append(f'<a href="{escape(os.path.relpath(found[-1], base))}">{title}</a>')
+    return " Last run: " + ", ".join(links) + "." if links else ""
+
+
 def _manifest_path(manifest: Path | None, p: Paths) -> Path | None:
     if manifest is not None:
         return manifest if manifest.exists() else None
@@ -363,6 +377,7 @@ def write_compliance_report(
             "The previously published warehouse stays in place.</div>"
         )
     docs = os.path.relpath(p.data_docs / "index.html", target.parent)
+    pages = _validation_pages(p, latest, target.parent)
     html = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -378,7 +393,9 @@ def write_compliance_report(
         + _retention_section(p, now)
         + "<h2>Validation details</h2>"
         f'<p>The Great Expectations Data Docs show each expectation and its result: <a href="{escape(docs)}">'
-        "open the Data Docs</a> (on this machine).</p>"
+        "open the Data Docs</a> (on this machine)."
+        + pages
+        + "</p>"
         + _register_section(_manifest_path(manifest, p))
         + "</body></html>"
     )
