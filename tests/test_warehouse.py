@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +42,23 @@ def test_build_db_is_a_copy_of_the_published_warehouse(home: Path) -> None:
         con.execute("insert into marts.fct_engagement values (2)")
     with duckdb.connect(str(paths().warehouse), read_only=True) as con:
         assert con.execute("select count(*) from marts.fct_engagement").fetchone() == (1,)
+
+
+def test_build_copy_keeps_changes_left_in_the_published_wal(home: Path) -> None:
+    # A writer (an erasure, say) that dies before its checkpoint leaves committed rows in the WAL.
+    crash = (
+        "import duckdb, os, sys\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "con.execute(\"set wal_autocheckpoint = '1TB'\")\n"
+        "con.execute('create table t as select 1 as n')\n"
+        "con.execute('checkpoint')\n"
+        "con.execute('delete from t')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", crash, str(paths().warehouse)], check=True)
+    assert paths().warehouse.with_name("warehouse.duckdb.wal").exists()
+    with duckdb.connect(str(warehouse.prepare_build_db())) as con:
+        assert con.execute("select count(*) from t").fetchone() == (0,)
 
 
 @pytest.mark.integration

@@ -124,13 +124,22 @@ def prepare_build_db() -> Path:
     for stale in (build_db, build_db.with_name(build_db.name + ".wal")):
         stale.unlink(missing_ok=True)
     if p.warehouse.exists():
-        tmp = build_db.with_name(f".{build_db.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            shutil.copy2(p.warehouse, tmp)
-            os.replace(tmp, build_db)
-        finally:
-            tmp.unlink(missing_ok=True)
+        # A WAL left by a writer that did not checkpoint (a crash) holds committed changes,
+        # erasures included: it travels with the copy and DuckDB replays it on open.
+        wal = p.warehouse.with_name(p.warehouse.name + ".wal")
+        if wal.exists():
+            _atomic_copy(wal, build_db.with_name(build_db.name + ".wal"))
+        _atomic_copy(p.warehouse, build_db)
     return build_db
+
+
+def _atomic_copy(source: Path, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        shutil.copy2(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def dbt_env() -> dict[str, str]:
