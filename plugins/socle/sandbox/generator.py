@@ -1154,6 +1154,8 @@ class _Campaign:
             "today": self.today.isoformat(),
             "people": self.n_people,
             "campaign": {"list_number": "1", "nuance": content.ELECTION_LISTS[0][0], "election": ELECTION},
+            # What a correct connector lands from one window covering the whole campaign
+            # (API sources) or from the drops as written (CSV sources).
             "expected": expected,
             "inbox_files": sorted(self.drops.files),
             "bad_rows": self.drops.bad_rows,

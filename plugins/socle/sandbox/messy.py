@@ -10,7 +10,6 @@ import csv
 import io
 import random
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -194,14 +193,6 @@ def format_email(email: str, style: str, rng: random.Random) -> str:
         local, domain = email.split("@", 1)
         return local[:1].upper() + local[1:] + "@" + domain.capitalize()
     return email
-
-
-def local_time(moment: datetime, fmt: str) -> str:
-    return moment.astimezone(PARIS).strftime(fmt)
-
-
-def local_date(day: date, fmt: str) -> str:
-    return day.strftime(fmt)
 
 
 def write_drop(path: Path, style: Style, rows: list[list[str]], rng: random.Random) -> list[int]:
