@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from test_gates_support import (
 
 from socle.config import EXPECTATIONS_DIR, Paths
 from socle.dsr import LEDGER_SCHEMA, ledger_path
-from socle.gates.core import measure
+from socle.gates.core import CheckResult, GateFailure, GateReport, RuleResult, enforce, measure
 from socle.gates.quality import CHECKS
 from socle.gates.rules import RULES
 from socle.landing import Batch, Rejection, write_partition, write_rejections
@@ -394,3 +396,50 @@ def test_suites_name_every_rule_and_check_and_severities_are_committed():
     severities = yaml.safe_load((EXPECTATIONS_DIR / "severity.yml").read_text())["data_quality"]
     assert set(severities) == {c.check_id for c in CHECKS}
     assert set(severities.values()) <= {"fail", "warn"}
+
+
+def test_rules_read_the_build_while_another_reader_holds_it_open(db: Path):
+    # Another process (an analyst, a second check) has the build open read-only: the rules
+    # never ask for the writer's lock, so they run beside it.
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(db)!r}, read_only=True); "
+            "print('open', flush=True); sys.stdin.readline()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        only(violations(db))
+    finally:
+        reader.communicate("done\n", timeout=30)
+
+
+def test_failure_message_names_each_failing_rule_and_check_with_counts_only():
+    rules = tuple(
+        RuleResult(
+            r.rule_id,
+            r.number,
+            r.name,
+            passed=r.number not in (1, 4),
+            violations={1: 3, 4: 0}.get(r.number, 0),
+            error="ConversionException" if r.number == 4 else None,
+        )
+        for r in RULES
+    )
+    checks = (
+        CheckResult("dq_a", "people listed twice", "fail", False, 2.0, "0"),
+        CheckResult("dq_b", "freshness", "warn", False, 40.0, "between 0 and 14"),
+    )
+    report = GateReport("run", NOW, Path("build.duckdb"), rules, checks)
+    with pytest.raises(GateFailure) as failure:
+        enforce(report)
+    assert str(failure.value) == (
+        "GDPR gate failed: rule 1 (contact lists hold only consented people): 3 rows; "
+        "rule 4 (no direct identifiers in analyst schemas): could not be computed (ConversionException); "
+        "check dq_a (people listed twice): observed 2, expected 0"
+    )

@@ -82,13 +82,17 @@ class GateReport:
     def failures(self) -> list[str]:
         """One line per blocking failure, with counts only."""
         lines = [
-            f"{r.label}: {r.violations} rows" + (f" ({r.error})" if r.error else "")
+            f"{r.label}: " + (f"could not be computed ({r.error})" if r.error else f"{r.violations} rows")
             for r in self.rules
             if not r.passed
         ]
         lines += [
-            f"check {c.check_id} ({c.name}): observed {_num(c.observed)}, expected {c.expected}"
-            + (f" ({c.error})" if c.error else "")
+            f"check {c.check_id} ({c.name}): "
+            + (
+                f"could not be computed ({c.error})"
+                if c.error
+                else f"observed {_num(c.observed)}, expected {c.expected}"
+            )
             for c in self.checks
             if not c.passed and c.severity == "fail"
         ]
