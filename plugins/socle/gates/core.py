@@ -212,6 +212,8 @@ def run_gates(build_db: Path | None = None, *, now: datetime | None = None) -> G
     build_db = Path(build_db or p.build_db)
     now = now or datetime.now(UTC)
     severities = settings.severities()
+    # No verdict until this run gives one: a crash below leaves nothing publish could trust.
+    seal_path(build_db).unlink(missing_ok=True)
     found = measure(build_db, now=now)
     evaluated, metrics, check_errors = found.rules, found.metrics, found.check_errors
     counts = {rule.column: evaluated[rule.rule_id].count for rule in RULES}
