@@ -137,3 +137,16 @@ def test_gate_verdict_decides_what_is_published(home: Path):
     with pytest.raises(PublishRefused):
         publish()
     assert published.read_bytes() == first
+
+
+def test_a_gate_run_that_crashes_leaves_no_verdict_to_publish(home: Path):
+    build = _build(home, 2)
+    _seal(build, passed=True)
+    # The next gate run crashes (here the build file is briefly missing): no verdict survives it.
+    build_gone = build.rename(build.with_name("moved.duckdb"))
+    with pytest.raises(FileNotFoundError):
+        run_gates(build)
+    build_gone.rename(build)
+    assert not seal_path(build).exists()
+    with pytest.raises(PublishRefused, match="no gate verdict"):
+        publish()
