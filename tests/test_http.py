@@ -59,12 +59,25 @@ def test_5xx_then_success_backs_off_exponentially():
     assert sleeps == [0.5, 1.0]
 
 
-def test_backoff_never_exceeds_max_backoff_even_with_a_long_retry_after():
+def test_backoff_is_capped_but_a_server_requested_wait_is_honoured():
     sleeps: list[float] = []
     with Loopback() as server:
-        server.route("/a", [Reply(429, {}, {"Retry-After": "3600"}), Reply(200, {})])
-        client(server, sleeps, max_backoff=20).get_json("/a")
-    assert sleeps == [20]
+        server.route(
+            "/a", [Reply(503, {}), Reply(503, {}), Reply(429, {}, {"Retry-After": "120"}), Reply(200, {})]
+        )
+        client(server, sleeps, max_attempts=4, backoff=50, max_backoff=60).get_json("/a")
+    assert sleeps == [50, 60, 120]
+
+
+def test_a_wait_longer_than_max_wait_fails_at_once_instead_of_hammering():
+    sleeps: list[float] = []
+    with Loopback() as server:
+        server.route("/a", Reply(429, {}, {"Retry-After": "3600"}))
+        with pytest.raises(SourceError, match="asks to wait 3600s") as caught:
+            client(server, sleeps, max_wait=900).get_json("/a")
+        assert len(server.hits("/a")) == 1
+    assert sleeps == []
+    assert caught.value.status == 429
 
 
 def test_persistent_5xx_fails_with_path_status_and_attempts_but_no_token():

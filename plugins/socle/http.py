@@ -168,6 +168,7 @@ class HttpClient:
         max_attempts: int = 5,
         backoff: float = 0.5,
         max_backoff: float = 60,
+        max_wait: float = 900,
         user_agent: str = DEFAULT_USER_AGENT,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
@@ -182,6 +183,7 @@ class HttpClient:
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.max_wait = max_wait
         self.default_params = dict(params or {})
         self.rate_limit_hooks = tuple(rate_limit_hooks)
         self.classify_error = classify_error
@@ -219,8 +221,17 @@ class HttpClient:
             return next_url
         return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
 
-    def _wait(self, seconds: float) -> None:
-        seconds = min(max(0.0, seconds), self.max_backoff)
+    def _wait(self, seconds: float, endpoint: str, status: int | None, attempt: int) -> None:
+        # Our own backoff is capped by max_backoff; a wait the server asks for is honoured up
+        # to max_wait (an X window is 15 minutes), beyond which the task should retry later.
+        if seconds > self.max_wait:
+            raise SourceError(
+                f"GET {endpoint}: rate limited, the server asks to wait {seconds:.0f}s (more than "
+                f"the {self.max_wait:.0f}s allowed); the task should be retried later",
+                endpoint=endpoint,
+                status=status,
+                attempts=attempt,
+            )
         if seconds > 0:
             self.slept += seconds
             self.sleep(seconds)
@@ -269,8 +280,8 @@ class HttpClient:
         last_problem = ""
         for attempt in range(1, self.max_attempts + 1):
             if self._pause:
-                self._wait(self._pause)
-                self._pause = 0.0
+                pause, self._pause = self._pause, 0.0
+                self._wait(pause, endpoint, last_status, attempt - 1)
             self.requests_sent += 1
             try:
                 response = self.session.get(
@@ -283,7 +294,7 @@ class HttpClient:
                     "GET %s failed (%s), attempt %d/%d", endpoint, last_problem, attempt, self.max_attempts
                 )
                 if attempt < self.max_attempts:
-                    self._wait(self._backoff(attempt))
+                    self._wait(self._backoff(attempt), endpoint, None, attempt)
                 continue
             self._pause = self._hooks(response)
             last_status = response.status_code
@@ -311,16 +322,18 @@ class HttpClient:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())
             wait = max(self._backoff(attempt), retry_after or 0.0, self._pause)
             self._pause = 0.0
+            if wait > self.max_wait:  # fail now rather than after pointless attempts
+                self._wait(wait, endpoint, last_status, attempt)
             log.warning(
                 "GET %s: %s, attempt %d/%d, retrying in %.1fs",
                 endpoint,
                 last_problem,
                 attempt,
                 self.max_attempts,
-                min(wait, self.max_backoff),
+                wait,
             )
             if attempt < self.max_attempts:
-                self._wait(wait)
+                self._wait(wait, endpoint, last_status, attempt)
         raise SourceError(
             f"GET {endpoint} failed after {self.max_attempts} attempts ({last_problem})",
             endpoint=endpoint,
@@ -336,6 +349,7 @@ def make_session(
     max_attempts: int = 5,
     backoff: float = 0.5,
     max_backoff: float = 60,
+    max_wait: float = 900,
     user_agent: str = DEFAULT_USER_AGENT,
     **options: Any,
 ) -> HttpClient:
@@ -346,6 +360,7 @@ def make_session(
         max_attempts=max_attempts,
         backoff=backoff,
         max_backoff=max_backoff,
+        max_wait=max_wait,
         user_agent=user_agent,
         **options,
     )
