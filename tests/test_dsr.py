@@ -527,3 +527,39 @@ def test_inbox_scrub_keeps_encoding_bom_and_separator_and_finds_any_spelling(hom
     assert raw.count(b"\r\n") == 3
     assert ERASED["last_name"].encode() not in raw
     assert untouched.stat().st_mtime_ns == before
+
+
+def test_an_erased_person_landed_again_is_swept_before_the_build(campaign: Path):
+    request("req-erase-7", "erasure", NOW - timedelta(days=2), email=ERASED["email"])
+    dsr.apply_pending_requests(now=NOW - timedelta(days=1))
+    assert leaks(campaign) == 0
+    # A source sends them again, by a path that did not go through the tombstone filter.
+    build_landing(NOW)
+    assert leaks(campaign) > 0
+
+    run = dsr.apply_pending_requests(now=NOW)
+
+    assert run.swept_rows == 10
+    assert leaks(campaign) == 0
+    assert parquet_rows(campaign, "crm/people/*/*.parquet") == 2  # Bob, landed twice, stays
+
+
+def test_sweep_does_nothing_without_tombstones(campaign: Path):
+    before = {p: p.stat().st_mtime_ns for p in (campaign / "landing").rglob("*.parquet")}
+
+    assert dsr.sweep_tombstoned() == {}
+    assert {p: p.stat().st_mtime_ns for p in (campaign / "landing").rglob("*.parquet")} == before
+
+
+def test_a_request_landed_after_an_erasure_of_the_same_person_still_gets_its_answer(campaign: Path):
+    request("req-erase-8", "erasure", NOW - timedelta(days=2), email=ERASED["email"])
+    request("req-access-8", "access", NOW - timedelta(days=1), email=ERASED["email"])
+
+    run = dsr.apply_pending_requests(now=NOW)
+
+    assert run.done == {"erasure": 1, "access": 1}
+    export = json.loads((dsr.access_exports_dir() / "req-access-8.json").read_text(encoding="utf-8"))
+    assert set(export["landing"]) == {"dsr/requests"}  # only the request itself was still held
+    assert export["warehouse"] == {}
+    # Once answered, the erased person's request row is swept like the rest.
+    assert not list((campaign / "landing/dsr/requests").glob("*/*.parquet"))

@@ -45,7 +45,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -301,8 +301,20 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _matching_files(con: duckdb.DuckDBPyConnection, entity: EntityParts, subject: Subject) -> dict[Path, int]:
-    predicate = landing_predicate(parquet_columns(con, entity.files), entity.source, subject)
+def _scrub_predicate(
+    columns: list[str], entity: EntityParts, subject: Subject, keep_requests: Collection[str]
+) -> str | None:
+    """The person's rows, except the landed requests still waiting for their answer."""
+    predicate = landing_predicate(columns, entity.source, subject)
+    if predicate and keep_requests and entity.key == "dsr/requests" and "request_id" in columns:
+        predicate = f"({predicate} and coalesce(request_id not in {_in_list(keep_requests)}, true))"
+    return predicate
+
+
+def _matching_files(
+    con: duckdb.DuckDBPyConnection, entity: EntityParts, subject: Subject, keep_requests: Collection[str]
+) -> dict[Path, int]:
+    predicate = _scrub_predicate(parquet_columns(con, entity.files), entity, subject, keep_requests)
     if predicate is None:
         return {}
     source = parquet_scan(entity.files, "union_by_name = true", "filename = true")
@@ -312,14 +324,18 @@ def _matching_files(con: duckdb.DuckDBPyConnection, entity: EntityParts, subject
     return {Path(name): n for name, n in rows}
 
 
-def scrub_landing(subject: Subject, reason: str) -> dict[str, int]:
-    """Rewrite every landing part holding the person without their rows; rows removed per entity."""
+def scrub_landing(subject: Subject, reason: str, keep_requests: Collection[str] = ()) -> dict[str, int]:
+    """Rewrite every landing part holding the person without their rows; rows removed per entity.
+
+    ``keep_requests``: request ids whose landed row stays (requests not answered yet, even
+    from this person: an erased person may ask again, and each request gets its answer).
+    """
     removed: dict[str, int] = {}
     with duckdb.connect() as con:
         # The requests last: while the person's request is landed, an interrupted erasure is retried.
         for entity in sorted(landing_entities(people_only=True), key=lambda e: e.key == "dsr/requests"):
-            for part in _matching_files(con, entity, subject):
-                predicate = landing_predicate(parquet_columns(con, [part]), entity.source, subject)
+            for part in _matching_files(con, entity, subject, keep_requests):
+                predicate = _scrub_predicate(parquet_columns(con, [part]), entity, subject, keep_requests)
                 before = con.execute(f"select count(*) from {parquet_scan(part)}").fetchone()[0]
                 query = f"select * from {parquet_scan(part)} where not {predicate}"
                 kept = rewrite_part(con, part, query, reason)
@@ -823,8 +839,11 @@ def delete_access_exports(subject: Subject, request_ids: Iterable[str]) -> int:
 # --------------------------------------------------------------------------- erasure
 
 
-def erase(request_id: str, subject: Subject) -> dict[str, int]:
-    """Apply an erasure everywhere Socle keeps data (see module docstring); rows removed per place."""
+def erase(request_id: str, subject: Subject, keep_requests: Collection[str] = ()) -> dict[str, int]:
+    """Apply an erasure everywhere Socle keeps data (see module docstring); rows removed per place.
+
+    ``keep_requests``: other requests not answered yet, whose landed rows must stay.
+    """
     secret = pseudonym_secret()
     resolve(subject)
     affected: dict[str, int] = {}
@@ -841,9 +860,71 @@ def erase(request_id: str, subject: Subject) -> dict[str, int]:
     affected["inbox:rows"] = scrub_inbox(subject)
     # Last, because it removes the landed request itself: a failure before here leaves the
     # request landed, so the next run retries it.
-    for key, n in scrub_landing(subject, "erasure").items():
+    for key, n in scrub_landing(subject, "erasure", set(keep_requests) - {request_id}).items():
         affected[f"landing:{key}"] = n
     return {k: v for k, v in affected.items() if v}
+
+
+def sweep_tombstoned(keep_requests: Collection[str] = ()) -> dict[str, int]:
+    """Remove from the landing zone and the inbox every tombstoned person who came back.
+
+    The landing writer drops erased people as it lands; this catches what reached the landing
+    zone another way (a part landed before the filter, an old file dropped again), so the
+    build never sees them. Only hashes are stored: the distinct identifiers landed are hashed
+    and compared. Requests in ``keep_requests`` (not answered yet) stay. Returns the rows
+    removed per place.
+    """
+    erased = tombstones.TombstoneFilter()
+    if not len(erased):
+        return {}
+    subject = Subject()
+    try:
+        with duckdb.connect() as con:
+            for entity in landing_entities(people_only=True):
+                _collect_returning(con, entity, erased, subject)
+        if not (subject or subject.facebook_ids or subject.x_user_ids):
+            return {}
+        swept = scrub_landing(subject, "tombstone_sweep", keep_requests)
+        removed = {f"landing:{key}": n for key, n in swept.items()}
+        removed["inbox:rows"] = scrub_inbox(subject)
+    except duckdb.Error as exc:  # its message may quote identifiers: name the failure only
+        raise RuntimeError(f"tombstone sweep failed ({type(exc).__name__}); rerun the task") from None
+    return {k: v for k, v in removed.items() if v}
+
+
+def _collect_returning(
+    con: duckdb.DuckDBPyConnection, entity: EntityParts, erased: tombstones.TombstoneFilter, subject: Subject
+) -> None:
+    columns = parquet_columns(con, entity.files)
+    source = parquet_scan(entity.files, "union_by_name = true")
+
+    def distinct(expression: str, relation: str = source) -> list[str]:
+        query = f"select distinct {expression} as v from {relation} where {expression} is not null"
+        return [row[0] for row in con.execute(query).fetchall()]
+
+    for column in tombstones.EMAIL_FIELDS:
+        if column in columns:
+            subject.emails |= {
+                normalise_email(v) for v in distinct(_text(column)) if erased.is_erased(v, None)
+            }
+    for column in tombstones.PHONE_FIELDS:
+        if column in columns:
+            subject.phones |= {
+                normalise_phone(v) for v in distinct(_text(column)) if erased.is_erased(None, v)
+            }
+    kind, account_columns = tombstones.ACCOUNT_FIELDS.get(entity.source, ("", ()))
+    for column in (c for c in account_columns if c in columns):
+        found = {v.strip().lower() for v in distinct(_text(column)) if erased.is_erased_account(kind, v)}
+        (subject.facebook_ids if kind == "facebook_id" else subject.x_user_ids).update(found)
+    if "_record" in columns:  # a quarantined record keeps its raw fields as JSON
+        records = f"(select _record from {source} where json_valid(_record)) as r, json_each(r._record) as j"
+        for value in distinct("json_extract_string(j.value, '$')", records):
+            if "@" in value and erased.is_erased(value, None):
+                subject.emails.add(normalise_email(value))
+            elif any(ch.isdigit() for ch in value) and erased.is_erased(None, value):
+                subject.phones.add(normalise_phone(value))
+    subject.emails.discard(None)
+    subject.phones.discard(None)
 
 
 # --------------------------------------------------------------------------- ledger and run
@@ -915,6 +996,7 @@ class RequestsRun:
     pending: int = 0
     overdue: int = 0
     rows_affected: int = 0
+    swept_rows: int = 0  # rows of erased people that came back, removed again
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -925,11 +1007,14 @@ class RequestsRun:
             "pending": self.pending,
             "overdue": self.overdue,
             "rows_affected": self.rows_affected,
+            "swept_rows": self.swept_rows,
         }
 
 
 def apply_pending_requests(now: datetime | None = None) -> RequestsRun:
     """Answer every landed request not answered yet; update the ledger after each one.
+
+    Then sweep the landing zone for erased people who came back (:func:`sweep_tombstoned`).
 
     One request failing never stops the others: it stays pending (overdue past its due date)
     with the exception class as its note, and the next run retries it.
@@ -938,7 +1023,14 @@ def apply_pending_requests(now: datetime | None = None) -> RequestsRun:
     run = RequestsRun()
     with tombstones._locked(ledger_path()):
         ledger = load_ledger()
-        for row in landed_requests():
+        landed = landed_requests()
+        unanswered = {
+            r["request_id"]
+            for r in landed
+            if r.get("request_id")
+            and ledger.get(r["request_id"], {}).get("status") not in ("done", "rejected")
+        }
+        for row in landed:
             request_id = row.get("request_id")
             if not request_id:
                 continue  # the ingest rejects rows without one (required column)
@@ -961,13 +1053,16 @@ def apply_pending_requests(now: datetime | None = None) -> RequestsRun:
                 "note": None if row["_received"] else "received_at_unreadable_used_load_time",
             }
             ledger[request_id] = entry
-            _answer(entry, row, request_type, now, run, ledger)
+            _answer(entry, row, request_type, now, run, ledger, unanswered - {request_id})
+            if entry["status"] in ("done", "rejected"):
+                unanswered.discard(request_id)
             _save_ledger(ledger)
         for entry in ledger.values():
             due = _aware(entry["due_at"])
             if entry["status"] == "pending" and due is not None and due < now:
                 entry["status"] = "overdue"
         _save_ledger(ledger)
+        run.swept_rows = sum(sweep_tombstoned(unanswered).values())
     statuses = [e["status"] for e in ledger.values()]
     run.pending, run.overdue = statuses.count("pending"), statuses.count("overdue")
     log.info("data-subject requests: %s", json.dumps(run.summary(), sort_keys=True))
@@ -981,6 +1076,7 @@ def _answer(
     now: datetime,
     run: RequestsRun,
     ledger: dict[str, dict[str, Any]],
+    keep_requests: set[str],
 ) -> None:
     request_id = entry["request_id"]
     subject = Subject.of(row.get("email"), row.get("phone"))
@@ -998,7 +1094,7 @@ def _answer(
         return
     try:
         if request_type == "erasure":
-            affected = erase(request_id, subject)
+            affected = erase(request_id, subject, keep_requests)
         elif request_type == "access":
             affected = export_access(request_id, subject, ledger)
         else:

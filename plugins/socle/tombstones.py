@@ -11,7 +11,10 @@ writer filters incoming records with :class:`TombstoneFilter` so a source that s
 erased person again lands nothing of them::
 
     erased = TombstoneFilter()
-    records = erased.drop_erased(records)   # lazily filtered; erased.dropped counts them
+    records = erased.drop_erased(records, source)  # lazily filtered; erased.dropped counts them
+
+Data-subject requests (``dsr/requests``) are not filtered: an erased person may ask again
+and each request gets its answer; ``socle.dsr`` removes the row once it is answered.
 """
 
 from __future__ import annotations
