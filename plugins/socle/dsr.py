@@ -23,6 +23,10 @@ requests not done yet and answers each one:
 - **objection** (art. 21) and **rectification** (art. 16): marked done; dbt applies them
   from the landed requests (``stg_dsr__requests``: ``request_type``, e-mail/phone, and for
   rectifications ``rectified_field``/``rectified_value`` from the landed ``field``/``new_value``).
+- **returning people**: after the requests, :func:`sweep_tombstoned` removes from the
+  landing zone and the inbox anyone tombstoned who was landed again by a path that did not
+  filter them (the hashes of the distinct landed identifiers are compared with the store).
+  A request not answered yet keeps its landed row, even an erased person's.
 - A request whose processing fails stays ``pending`` and becomes ``overdue`` once its due
   date (received + one month) has passed; the next run retries it. A request that cannot
   be acted on (no valid identifier, unknown type, rectification without a field) is
