@@ -8,7 +8,10 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -81,6 +84,22 @@ def test_same_seed_and_day_give_byte_identical_files(tmp_path):
     assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
     assert _tree(tmp_path / "a") != _tree(tmp_path / "c")
     assert other != first
+
+
+@pytest.mark.integration
+def test_output_does_not_depend_on_the_process_hash_seed(tmp_path):
+    generate(tmp_path / "here", people=250, seed=11, today=TODAY)
+    script = (
+        "import sys; from datetime import date; from pathlib import Path;"
+        "from socle.sandbox.generator import generate;"
+        "generate(Path(sys.argv[1]), people=250, seed=11, today=date(2026, 11, 29))"
+    )
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / hash_seed)], env=env, check=True, timeout=120
+        )
+        assert _tree(tmp_path / hash_seed) == _tree(tmp_path / "here")
 
 
 def test_regenerating_a_home_leaves_no_stale_drop(tmp_path):

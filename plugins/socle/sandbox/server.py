@@ -24,6 +24,7 @@ import hashlib
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -130,7 +131,7 @@ class SandboxServer:
         self.home = Path(home)
         self.campaign = _Campaign(self.home)
         self.faults: list[dict[str, Any]] = []
-        self.requests: list[tuple[str, str]] = []  # (method, path): what tests may count
+        self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)  # (method, path), for tests
         self._lock = threading.Lock()
         self._rate: dict[str, tuple[float, int]] = {}
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -325,6 +326,8 @@ def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 response = self._route(method, request)
             except ApiError as error:
                 response = _json(error.body, error.status, error.headers)
+            except Exception:  # a sandbox bug must answer like a broken service, not hang the client
+                response = _json({"error": "sandbox internal error"}, 500)
             self._send(response, method)
 
         def _route(self, method: str, request: _Request) -> Response:
