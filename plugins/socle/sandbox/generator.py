@@ -626,24 +626,31 @@ class _Campaign:
                         consent,
                     ]
                 )
-            bad = self.plant_bad_canvass_rows(rows, number)
+            bad, invalid = self.plant_bad_canvass_rows(rows, number, yes)
             name = ("porte_a_porte", "pap", "Canvass")[
                 number % 3
             ] + f"_{day.isoformat()}_{bureau.code}_{event['id']}.csv"
-            self.write_sheet("canvass", name, style, rows, bad, 0)
+            self.write_sheet("canvass", name, style, rows, bad, invalid)
 
-    def plant_bad_canvass_rows(self, rows: list[list[str]], number: int) -> dict[int, str]:
+    def plant_bad_canvass_rows(
+        self, rows: list[list[str]], number: int, yes: str
+    ) -> tuple[dict[int, str], int]:
+        """One malformed door in most sheets (a file holds at least 40): under the 5 % threshold."""
         bad: dict[int, str] = {}
-        if len(rows) < 40 or number % 3 == 2:
-            return bad
+        if len(rows) < 40 or number % 4 == 3:
+            return bad, 0
         index = self.rng.randrange(len(rows))
-        if number % 3 == 0:
+        which = number % 4
+        if which == 0:
             rows[index][1] = "samedi matin"
             bad[index] = "unparseable date"
-        else:
+        elif which == 1:
             rows[index][3] = ""
             bad[index] = "missing required field"
-        return bad
+        else:  # a contact who gave only a phone, written down wrong
+            rows[index][5:10] = [yes, "sympathisant", "", "06 45 12", yes]
+            bad[index] = "no valid identifier"
+        return bad, len(bad) if which == 2 else 0
 
     # ------------------------------------------------------------ CRM
 
