@@ -7,6 +7,7 @@ The hostile lexicon is what page moderators meet in practice, without slurs.
 from __future__ import annotations
 
 import random
+import unicodedata
 
 # (nuance, list name, typical share of the vote) — list 1 is the campaign's.
 ELECTION_LISTS: tuple[tuple[str, str, float], ...] = (
@@ -89,3 +90,8 @@ def hostile_comment(rng: random.Random) -> str:
 
 def mention_text(rng: random.Random, handle: str) -> str:
     return rng.choice(MENTIONS).format(handle=handle, topic=rng.choice(TOPICS), arr=rng.randint(1, 16))
+
+
+def ascii_name(text: str) -> str:
+    """``Hélène-Marie`` -> ``helenemarie``: what a name becomes in an e-mail or a handle."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isalnum() and c.isascii()).lower()

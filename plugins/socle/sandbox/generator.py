@@ -17,22 +17,19 @@ at or after that midnight, except events planned for the coming days.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
 import random
 import shutil
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from faker import Faker
 
-from socle.sandbox import content, opendata_files
+from socle.sandbox import content, opendata_files, social
+from socle.sandbox.dice import Dice
 from socle.sandbox.geography import CITY, Address, City, build_city
 from socle.sandbox.messy import (
     CANVASS_STYLES,
@@ -43,12 +40,9 @@ from socle.sandbox.messy import (
     format_phone,
     write_drop,
 )
+from socle.sandbox.social import FACEBOOK_PAGE_ID, FACEBOOK_VERSION, X_USER_ID, X_USERNAME
 
 CAMPAIGN_DAYS = 60
-FACEBOOK_PAGE_ID = "104857392019283"
-FACEBOOK_VERSION = "v21.0"
-X_USER_ID = "1593746280156213248"
-X_USERNAME = "MarseilleCommun"
 TOKENS = {  # fixed sandbox credentials: they open nothing but this local server
     "facebook": "sandbox-facebook-page-token",
     "x": "sandbox-x-bearer-token",
@@ -64,8 +58,6 @@ EMAIL_DOMAINS = ("gmail.com", "orange.fr", "free.fr", "laposte.net", "hotmail.fr
 WORDING = {"web_form": "web-2026-03", "petition": "petition-2026-v2", "membership": "adhesion-2025-v1"}
 EVENT_KINDS = {"public_meeting": 25, "rally": 8, "door_to_door": 37, "leafleting": 18, "phone_bank": 12}
 VOLUNTEER_KINDS = ("door_to_door", "leafleting", "phone_bank")
-FB_REACTIONS = {"LIKE": 60, "LOVE": 20, "CARE": 5, "WOW": 4, "HAHA": 5, "SAD": 2, "ANGRY": 4}
-TWITTER_EPOCH_MS = 1288834974657
 MOBILE_PREFIXES = ("60", "61", "62", "64", "65", "66", "67", "68", "73", "74", "75", "76", "77", "78", "79")
 
 
@@ -130,20 +122,8 @@ def _clear_previous(home: Path) -> None:
     shutil.rmtree(sandbox, ignore_errors=True)
 
 
-def _ascii(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isalnum() and c.isascii()).lower()
-
-
 def _iso(moment: datetime) -> str:
     return moment.astimezone(PARIS).isoformat(timespec="seconds")
-
-
-def _graph_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
-
-
-def _x_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _dump(path: Path, payload: Any) -> None:
@@ -168,38 +148,20 @@ class _Campaign:
         self.inbox = home / "inbox"
         self.drops = Drops()
         self.truth: dict[str, Any] = {}
+        self.dice = Dice(self.rng, self.start, self.now)
         self.city: City = build_city(self.rng, self.fake)
         self.persons: list[Person] = []
         self.emails: set[str] = set()
         self.phones: set[str] = set()
         self._plantable: list[Person] = []
-        self._cumulative: dict[int, list[float]] = {}
 
     # ------------------------------------------------------------ helpers
 
-    def between(self, a: datetime, b: datetime) -> datetime:
-        seconds = max(0, int((b - a).total_seconds()))
-        return a + timedelta(seconds=self.rng.randrange(seconds or 1))
-
-    def before_now(self, moment: datetime) -> datetime:
-        """Activity that would fall after the campaign's 'now' happens just before it."""
-        if moment < self.now:
-            return moment
-        return self.now - timedelta(seconds=self.rng.randint(60, 6 * 3600))
-
-    def weighted_sample(self, pool: list[Person], k: int) -> list[Person]:
-        """k distinct people, the more active more likely (Efraimidis-Spirakis keys)."""
-        if k >= len(pool):
-            return list(pool)
-        keys = [(self.rng.random() ** (1.0 / p.weight), p.pid) for p in pool]
-        chosen = {pid for _, pid in sorted(keys, reverse=True)[:k]}
-        return [p for p in pool if p.pid in chosen]
-
     def new_email(self, first: str, last: str) -> str:
-        base = f"{_ascii(first)}.{_ascii(last)}"
+        base = f"{content.ascii_name(first)}.{content.ascii_name(last)}"
         pattern = self.rng.random()
         if pattern < 0.2:
-            base = f"{_ascii(first)[:1]}{_ascii(last)}"
+            base = f"{content.ascii_name(first)[:1]}{content.ascii_name(last)}"
         elif pattern < 0.35:
             base = f"{base}{self.rng.randint(1, 99)}"
         email = f"{base}@{self.rng.choice(EMAIL_DOMAINS)}"
@@ -227,8 +189,7 @@ class _Campaign:
         self.make_canvass_sheets()
         self.make_crm()
         self.make_dsr()
-        self.make_facebook()
-        self.make_x()
+        self.make_social()
         self.make_opendata()
         return self.finish()
 
@@ -252,11 +213,11 @@ class _Campaign:
             if origin == "crm" and not is_member:
                 source = self.rng.choices(("web_form", "petition"), (60, 40))[0]
             created = (
-                self.between(self.now - timedelta(days=6 * 365), self.start)
+                self.dice.between(self.now - timedelta(days=6 * 365), self.start)
                 if is_member
-                else self.between(self.start - timedelta(days=300), self.now - timedelta(days=1))
+                else self.dice.between(self.start - timedelta(days=300), self.now - timedelta(days=1))
                 if self.rng.random() < 0.3
-                else self.between(self.start, self.now - timedelta(hours=2))
+                else self.dice.between(self.start, self.now - timedelta(hours=2))
             )
             person = Person(
                 pid=pid,
@@ -271,7 +232,7 @@ class _Campaign:
                 is_member=is_member,
                 weight=self.rng.lognormvariate(0, 0.8) * (3 if is_member else 1),
                 created_at=created,
-                updated_at=self.before_now(self.between(created, created + timedelta(days=40))),
+                updated_at=self.dice.before_now(self.dice.between(created, created + timedelta(days=40))),
             )
             if origin == "crm":
                 person.crm_id = f"CRM-{pid + 1:06d}"
@@ -279,7 +240,8 @@ class _Campaign:
                     person.facebook_id = str(self.rng.randrange(10**15, 10**16))
                 if self.rng.random() < 0.06:
                     person.x_user_id = str(self.rng.randrange(10**17, 10**18))
-                    person.x_handle = f"{_ascii(first)[:6]}{_ascii(last)[:6]}{self.rng.randint(1, 99)}"
+                    stem = content.ascii_name(first)[:6] + content.ascii_name(last)[:6]
+                    person.x_handle = f"{stem}{self.rng.randint(1, 99)}"
                 if is_member:
                     person.support_level = self.rng.choice("12")
                     person.leads_cell = self.rng.random() < 0.04
@@ -364,7 +326,7 @@ class _Campaign:
         for index, (starts, kind, address) in enumerate(plans):
             quartier = next(i.name for i in self.city.iris if i.code == address.bureau.iris_code)
             created = max(self.start - timedelta(days=5), starts - timedelta(days=self.rng.randint(3, 20)))
-            created = self.before_now(created)
+            created = self.dice.before_now(created)
             updated = created
             if starts + timedelta(days=1) < self.now and self.rng.random() < 0.3:
                 updated = starts + timedelta(hours=self.rng.randint(3, 20))  # report filled in after
@@ -409,7 +371,7 @@ class _Campaign:
             low, high = sizes[event["kind"]]
             volunteer_event = event["kind"] in VOLUNTEER_KINDS
             k = max(2, round(self.rng.randint(low, high) * (1 if volunteer_event else scale)))
-            guests = self.weighted_sample(volunteers if volunteer_event else eligible, k)
+            guests = self.dice.sample(volunteers if volunteer_event else eligible, k)
             if event["kind"] in ("public_meeting", "rally"):
                 guests += [
                     forced.pop() for _ in range(min(len(forced), 1 + len(forced) // max(1, len(meetings))))
@@ -432,11 +394,13 @@ class _Campaign:
 
     def add_rsvp(self, event: dict[str, Any], person: Person, volunteer: bool, roles: dict[str, str]) -> None:
         starts = event["starts"]
-        booked = self.before_now(self.between(starts - timedelta(days=12), starts - timedelta(hours=2)))
+        booked = self.dice.before_now(
+            self.dice.between(starts - timedelta(days=12), starts - timedelta(hours=2))
+        )
         canceled = self.rng.random() < 0.08 and person is not self.activist
         attended = event["past"] and not canceled and (self.rng.random() < 0.78 or person is self.activist)
         checked_in = starts + timedelta(minutes=self.rng.randint(-15, 40)) if attended else None
-        updated = checked_in or (self.before_now(booked + timedelta(days=2)) if canceled else booked)
+        updated = checked_in or (self.dice.before_now(booked + timedelta(days=2)) if canceled else booked)
         role = ""
         if volunteer:
             role = roles.get(event["kind"], self.rng.choice(("accueil", "logistique", "sécurité")))
@@ -500,7 +464,7 @@ class _Campaign:
                 p for p in self.attendance[event["id"]] if self.rng.random() < 0.7 or p is self.activist
             ]
             share = len(forced) // max(1, len(sheets) - number)
-            walk_ins = [forced.pop() for _ in range(share)] + self.weighted_sample(
+            walk_ins = [forced.pop() for _ in range(share)] + self.dice.sample(
                 walk_in_pool, self.rng.randint(8, 25)
             )
             seen: set[int] = set()
@@ -790,7 +754,7 @@ class _Campaign:
                 if granted:
                     wording = "" if "grant_without_wording" in planted and purpose == "email" else None
                     event(person, purpose, "granted", "consent", at, wording)
-            later = self.before_now(self.between(at + timedelta(days=1), at + timedelta(days=30)))
+            later = self.dice.before_now(self.dice.between(at + timedelta(days=1), at + timedelta(days=30)))
             if "withdrawn_sms" in planted:
                 event(person, "sms", "withdrawn", "consent", later)
             elif wants["email"] and self.rng.random() < 0.03:
@@ -836,285 +800,11 @@ class _Campaign:
             overdue = [["DSR-0003", "access", self.overdue.email, "", _iso(self.overdue_received), "", ""]]
             self.write_csv(self.dsr_files["overdue"], header, overdue, "utf-8", ",", "\n")
 
-    # ------------------------------------------------------------ Facebook
+    # ------------------------------------------------------------ social media
 
-    def make_facebook(self) -> None:
-        linked = [p for p in self.persons if p.facebook_id]
-        fans: list[dict[str, Any]] = [
-            {"id": p.facebook_id, "name": f"{p.first_name} {p.last_name}", "weight": p.weight, "pid": p.pid}
-            for p in linked
-        ]
-        for _ in range(self.n_people // 2):
-            fans.append(
-                {
-                    "id": str(self.rng.randrange(10**15, 10**16)),
-                    "name": self.fake.name(),
-                    "weight": self.rng.lognormvariate(0, 0.9),
-                }
-            )
-        hostile = [
-            {"id": str(self.rng.randrange(10**15, 10**16)), "name": self.fake.name(), "weight": 3.0}
-            for _ in range(4)
-        ]
-        by_pid = {f["pid"]: f for f in fans if "pid" in f}
-        activist, erased = by_pid[self.activist.pid], by_pid[self.erasure.pid]
-        posts, comments, reactions = [], {}, {}
-        serial = 1000000000000 + self.rng.randrange(10**6)
-        day = self.start
-        while day < self.now:
-            for _ in range(self.rng.randint(1, 3)):
-                serial += self.rng.randint(3, 97)
-                created = day + timedelta(hours=self.rng.randint(6, 20), minutes=self.rng.randint(0, 59))
-                if created >= self.now:
-                    continue
-                post_id = f"{FACEBOOK_PAGE_ID}_{serial}"
-                posts.append(
-                    {
-                        "id": post_id,
-                        "message": content.post_message(self.rng),
-                        "created_time": _graph_time(created),
-                        "permalink_url": f"https://www.facebook.com/{FACEBOOK_PAGE_ID}/posts/{serial}",
-                        "_created": created,
-                    }
-                )
-            day += timedelta(days=1)
-        posts.sort(key=lambda p: p["_created"])
-        self.comment_serial = 2000000000000000 + self.rng.randrange(10**6)
-        total_comments = 0
-        for post in posts:
-            created: datetime = post.pop("_created")
-            k = self.rng.randint(len(fans) // 60, len(fans) // 15)
-            reactors = self.weighted_pick(fans, k)
-            if self.rng.random() < 0.7 and activist not in reactors:
-                reactors.append(activist)
-            if self.rng.random() < 0.15 and erased not in reactors:
-                reactors.append(erased)
-            if self.rng.random() < 0.5:
-                reactors.append(self.rng.choice(hostile))
-            reacts = []
-            for fan in reactors:
-                kind = self.rng.choices(list(FB_REACTIONS), list(FB_REACTIONS.values()))[0]
-                if fan in hostile:
-                    kind = self.rng.choice(("ANGRY", "HAHA"))
-                reacts.append({"id": fan["id"], "name": fan["name"], "type": kind})
-            reactions[post["id"]] = reacts
-            post_comments: list[dict[str, Any]] = []
-
-            comment = partial(self.fb_comment, post["id"], post_comments)
-
-            for _ in range(self.rng.randint(0, 8)):
-                author = self.weighted_one(fans)
-                at = created + timedelta(minutes=self.rng.expovariate(1 / 240))
-                parent = (
-                    self.rng.choice(post_comments) if post_comments and self.rng.random() < 0.15 else None
-                )
-                comment(author, content.friendly_comment(self.rng), at, parent)
-            if self.rng.random() < 0.15:
-                comment(
-                    activist,
-                    content.friendly_comment(self.rng),
-                    created + timedelta(minutes=self.rng.randint(5, 300)),
-                )
-            for troll in hostile:
-                if self.rng.random() < 0.12:  # a burst: many comments within minutes
-                    at = created + timedelta(minutes=self.rng.randint(2, 600))
-                    for _ in range(self.rng.randint(5, 10)):
-                        at += timedelta(seconds=self.rng.randint(15, 90))
-                        comment(troll, content.hostile_comment(self.rng), at)
-                elif self.rng.random() < 0.2:
-                    target = self.rng.choice(post_comments) if post_comments else None
-                    comment(
-                        troll,
-                        content.hostile_comment(self.rng),
-                        created + timedelta(minutes=self.rng.randint(1, 900)),
-                        target,
-                    )
-            post_comments.sort(key=lambda c: c["created_time"])
-            comments[post["id"]] = post_comments
-            total_comments += len(post_comments)
-        self.facebook = {"posts": posts, "comments": comments, "reactions": reactions}
-        self.hostile_facebook = [h["id"] for h in hostile]
-        self.fb_counts = {
-            "facebook/posts": len(posts),
-            "facebook/comments": total_comments,
-            "facebook/reactions": sum(len(r) for r in reactions.values()),
-        }
-        self.activist_reactions = sum(1 for r in reactions.values() for x in r if x["id"] == activist["id"])
-
-    def fb_comment(
-        self,
-        post_id: str,
-        comments: list[dict[str, Any]],
-        author: dict[str, Any],
-        message: str,
-        at: datetime,
-        parent: dict[str, Any] | None = None,
-    ) -> None:
-        self.comment_serial += self.rng.randint(1, 50)
-        item = {
-            "id": f"{post_id.split('_')[1]}_{self.comment_serial}",
-            "from": {"id": author["id"], "name": author["name"]},
-            "message": message,
-            "created_time": _graph_time(self.before_now(at)),
-        }
-        if parent:
-            item["parent"] = {"id": parent["id"]}
-        comments.append(item)
-
-    def weighted_pick(self, pool: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
-        """k distinct accounts, the more active more likely."""
-        keys = heapq.nlargest(k, ((self.rng.random() ** (1.0 / a["weight"]), i) for i, a in enumerate(pool)))
-        return [pool[i] for _, i in keys]
-
-    def weighted_one(self, pool: list[dict[str, Any]]) -> dict[str, Any]:
-        cumulative = self._cumulative.get(id(pool))
-        if cumulative is None or len(cumulative) != len(pool):
-            cumulative = self._cumulative[id(pool)] = list(itertools.accumulate(a["weight"] for a in pool))
-        return self.rng.choices(pool, cum_weights=cumulative)[0]
-
-    # ------------------------------------------------------------ X
-
-    def tweet_id(self, at: datetime) -> str:
-        millis = int(at.timestamp() * 1000) - TWITTER_EPOCH_MS
-        return str((millis << 22) | self.rng.randrange(1 << 22))
-
-    def make_x(self) -> None:
-        users: dict[str, dict[str, str]] = {
-            X_USER_ID: {"id": X_USER_ID, "name": "Marseille en commun", "username": X_USERNAME}
-        }
-        accounts: list[dict[str, Any]] = []
-        for person in self.persons:
-            if person.x_user_id:
-                accounts.append(
-                    {
-                        "id": person.x_user_id,
-                        "username": person.x_handle,
-                        "name": f"{person.first_name} {person.last_name}",
-                        "weight": person.weight,
-                    }
-                )
-        for _ in range(self.n_people // 4):
-            name = self.fake.name()
-            handle = f"{_ascii(name)[:10]}{self.rng.randint(1, 9999)}"
-            accounts.append(
-                {
-                    "id": str(self.rng.randrange(10**17, 10**18)),
-                    "username": handle,
-                    "name": name,
-                    "weight": self.rng.lognormvariate(0, 0.9),
-                }
-            )
-        hostile = []
-        for handle in ("verite_marseille13", "stop_aux_menteurs"):
-            hostile.append(
-                {
-                    "id": str(self.rng.randrange(10**17, 10**18)),
-                    "username": handle,
-                    "name": handle.replace("_", " ").title(),
-                    "weight": 3.0,
-                }
-            )
-        for account in accounts + hostile:
-            users[account["id"]] = {k: account[k] for k in ("id", "name", "username")}
-        own: list[dict[str, Any]] = []
-        day = self.start
-        while day < self.now:
-            for _ in range(self.rng.choice((0, 1, 1, 2))):
-                at = day + timedelta(hours=self.rng.randint(7, 21), minutes=self.rng.randint(0, 59))
-                if at < self.now:
-                    tweet_id = self.tweet_id(at)
-                    own.append(
-                        {
-                            "id": tweet_id,
-                            "text": content.post_message(self.rng)[:270],
-                            "author_id": X_USER_ID,
-                            "created_at": _x_time(at),
-                            "conversation_id": tweet_id,
-                            "_at": at,
-                        }
-                    )
-            day += timedelta(days=1)
-        mentions, quotes, retweets = [], {}, {}
-        for post in own:
-            at: datetime = post.pop("_at")
-            for _ in range(self.rng.randint(0, 4)):  # replies
-                author = self.weighted_one(accounts)
-                reply_at = self.before_now(at + timedelta(minutes=self.rng.expovariate(1 / 180)))
-                mentions.append(
-                    self.tweet(
-                        author,
-                        f"@{X_USERNAME} {content.friendly_comment(self.rng)}",
-                        reply_at,
-                        post["id"],
-                        "replied_to",
-                    )
-                )
-            for troll in hostile:
-                if self.rng.random() < 0.35:
-                    burst_at = at + timedelta(minutes=self.rng.randint(1, 300))
-                    for _ in range(self.rng.randint(2, 6)):
-                        burst_at += timedelta(seconds=self.rng.randint(20, 120))
-                        mentions.append(
-                            self.tweet(
-                                troll,
-                                f"@{X_USERNAME} {content.hostile_comment(self.rng)}",
-                                self.before_now(burst_at),
-                                post["id"],
-                                "replied_to",
-                            )
-                        )
-            quotes[post["id"]] = [
-                self.tweet(
-                    self.weighted_one(accounts),
-                    content.friendly_comment(self.rng),
-                    self.before_now(at + timedelta(minutes=self.rng.randint(5, 2000))),
-                    post["id"],
-                    "quoted",
-                )
-                for _ in range(self.rng.randint(0, 2))
-            ]
-            retweets[post["id"]] = [
-                a["id"]
-                for a in self.weighted_pick(accounts, self.rng.randint(0, max(3, len(accounts) // 25)))
-            ]
-        for _ in range(CAMPAIGN_DAYS * 3):  # plain mentions, not replies
-            author = self.weighted_one(accounts)
-            mentions.append(
-                self.tweet(
-                    author,
-                    content.mention_text(self.rng, X_USERNAME),
-                    self.between(self.start, self.now - timedelta(minutes=1)),
-                )
-            )
-        mentions.sort(key=lambda t: t["created_at"])
-        own.sort(key=lambda t: t["created_at"])
-        self.x = {
-            "users": users,
-            "tweets": own,
-            "mentions": mentions,
-            "quotes": quotes,
-            "retweeted_by": retweets,
-        }
-        self.hostile_x = [h["id"] for h in hostile]
-        self.x_counts = {
-            "x/tweets": len(own) + len(mentions) + sum(len(q) for q in quotes.values()),
-            "x/retweets": sum(len(r) for r in retweets.values()),
-        }
-
-    def tweet(
-        self, author: dict[str, Any], text: str, at: datetime, ref: str | None = None, ref_type: str = ""
-    ) -> dict[str, Any]:
-        tweet_id = self.tweet_id(at)
-        item: dict[str, Any] = {
-            "id": tweet_id,
-            "text": text,
-            "author_id": author["id"],
-            "created_at": _x_time(at),
-            "conversation_id": ref or tweet_id,
-        }
-        if ref:
-            item["referenced_tweets"] = [{"type": ref_type, "id": ref}]
-        return item
+    def make_social(self) -> None:
+        self.facebook = social.make_facebook(self.dice, self.fake, self.persons, self.activist, self.erasure)
+        self.x = social.make_x(self.dice, self.fake, self.persons)
 
     # ------------------------------------------------------------ open data
 
@@ -1131,12 +821,12 @@ class _Campaign:
     def finish(self) -> dict[str, Any]:
         events = [{"type": "events", "id": e["id"], "attributes": e["attributes"]} for e in self.events]
         _dump(self.sandbox / "api" / "events.json", {"events": events, "rsvps": self.rsvps})
-        _dump(self.sandbox / "api" / "facebook.json", self.facebook)
-        _dump(self.sandbox / "api" / "x.json", self.x)
+        _dump(self.sandbox / "api" / "facebook.json", self.facebook.payload)
+        _dump(self.sandbox / "api" / "x.json", self.x.payload)
         _dump(self.sandbox / "config.json", self.config())
         counts = {
-            **self.fb_counts,
-            **self.x_counts,
+            **self.facebook.counts,
+            **self.x.counts,
             "events/events": len(events),
             "events/rsvps": len(self.rsvps),
             **self.counts_crm,
@@ -1207,7 +897,7 @@ class _Campaign:
         if self.signins[self.erasure.pid]:
             sources_of_erased.append("signin/attendance")
         erased_fb = self.erasure.facebook_id
-        if any(x["id"] == erased_fb for r in self.facebook["reactions"].values() for x in r):
+        if any(x["id"] == erased_fb for r in self.facebook.payload["reactions"].values() for x in r):
             sources_of_erased.append("facebook/reactions")
         return {
             "no_consent": [self.identity(p) for p in self.no_consent],
@@ -1243,7 +933,7 @@ class _Campaign:
             "duplicates": [
                 {**self.identity(p), "crm_ids": [p.crm_id, f"CRM-D{p.pid + 1:06d}"]} for p in self.duplicates
             ],
-            "hostile_accounts": {"facebook": self.hostile_facebook, "x": self.hostile_x},
+            "hostile_accounts": {"facebook": self.facebook.hostile, "x": self.x.hostile},
             "activist": {
                 **self.identity(activist),
                 "is_member": True,
@@ -1253,7 +943,7 @@ class _Campaign:
                     [e for e, people in self.event_volunteers.items() if activist in people]
                 ),
                 "canvass_doors": self.canvass_doors[activist.pid],
-                "facebook_reactions": self.activist_reactions,
+                "facebook_reactions": self.facebook.activist_reactions,
             },
             "cell_leaders": [p.crm_id for p in self.persons if p.leads_cell],
         }
