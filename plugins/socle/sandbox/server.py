@@ -87,7 +87,7 @@ def jsonapi_error(status: int, title: str) -> ApiError:
     return ApiError(status, {"errors": [{"status": str(status), "title": title}]})
 
 
-class _Campaign:
+class _Payloads:
     """The generated payloads, indexed for the endpoints (read once, never modified)."""
 
     def __init__(self, home: Path) -> None:
@@ -129,7 +129,7 @@ class SandboxServer:
 
     def __init__(self, home: Path, host: str = "127.0.0.1", port: int = 0) -> None:
         self.home = Path(home)
-        self.campaign = _Campaign(self.home)
+        self.campaign = _Payloads(self.home)
         self.faults: list[dict[str, Any]] = []
         self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)  # (method, path), for tests
         self._lock = threading.Lock()
@@ -411,7 +411,7 @@ def _apply_fault(fault: dict[str, Any], request: _Request) -> Response | None:
     return None
 
 
-def _dispatch(campaign: _Campaign, request: _Request, headers: Any) -> Response:
+def _dispatch(campaign: _Payloads, request: _Request, headers: Any) -> Response:
     parts = [p for p in request.path.split("/") if p]
     if parts[:1] == ["opendata"] and len(parts) == 2:
         return _opendata(campaign, parts[1], headers)
@@ -446,7 +446,7 @@ def _graph_fields(raw: str | None) -> list[str] | None:
     return [n for n in names if n]
 
 
-def _facebook(campaign: _Campaign, request: _Request, parts: list[str]) -> Response:
+def _facebook(campaign: _Payloads, request: _Request, parts: list[str]) -> Response:
     config = campaign.config["facebook"]
     if request.query.get("access_token") != config["token"]:
         raise graph_error(190, "Invalid OAuth access token - Cannot parse access token", 400)
@@ -508,7 +508,7 @@ def _facebook(campaign: _Campaign, request: _Request, parts: list[str]) -> Respo
 X_TWEET_FIELDS = ("created_at", "author_id", "conversation_id", "referenced_tweets")
 
 
-def _x(campaign: _Campaign, request: _Request, parts: list[str]) -> Response:
+def _x(campaign: _Payloads, request: _Request, parts: list[str]) -> Response:
     config = campaign.config["x"]
     if not request.bearer_ok(config["token"]):
         raise x_error(401, "Unauthorized", "Unauthorized")
@@ -590,7 +590,7 @@ def _x_user(user: dict[str, str], fields: set[str]) -> dict[str, str]:
 # ------------------------------------------------------------------ event platform (JSON:API)
 
 
-def _events(campaign: _Campaign, request: _Request, collection: str) -> Response:
+def _events(campaign: _Payloads, request: _Request, collection: str) -> Response:
     if not request.bearer_ok(campaign.config["events"]["token"]):
         raise jsonapi_error(401, "Unauthorized")
     if collection not in ("events", "rsvps"):
@@ -615,7 +615,7 @@ def _events(campaign: _Campaign, request: _Request, collection: str) -> Response
 # ------------------------------------------------------------------ open data
 
 
-def _opendata(campaign: _Campaign, name: str, headers: Any) -> Response:
+def _opendata(campaign: _Payloads, name: str, headers: Any) -> Response:
     path = campaign.opendata_dir / name
     if "/" in name or name.startswith(".") or not path.is_file():
         return Response(404, b"Not Found", "text/plain")
