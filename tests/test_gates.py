@@ -153,6 +153,36 @@ def test_erasing_a_listed_person_flags_every_table_that_holds_them(db: Path, hom
     assert result.details["marts.supporter_scores: person_key of an erased person"] == 1
 
 
+def test_erased_phone_is_recognised_whatever_its_spelling(db: Path, home: Path):
+    from test_gates_support import _tombstones
+
+    p = Paths(home)
+    _tombstones(p, [PEOPLE["david"][1]])  # +33612345604, in E.164 in the warehouse and landing
+    batch = Batch("signin", NOW - timedelta(days=1), NOW, "file://sheet.csv")
+    write_rejections(
+        batch,
+        "attendance",
+        [
+            Rejection("no date", ("signed_at",), {"phone": "06.12.34.56.04"}),
+            Rejection("no date", ("signed_at",), {"phone": "0033 6 12 34 56 04"}),
+        ],
+        root=p.landing,
+    )
+    result = finding(db, "rule_2")
+    assert result.details == {
+        "intermediate.int_persons: person_key of an erased person": 1,
+        "intermediate.int_persons: phone of an erased person": 1,
+        "intermediate.int_consent_current: person_key of an erased person": 1,
+        "marts.dim_supporter: person_key of an erased person": 1,
+        "marts.fct_engagement: person_key of an erased person": 1,
+        "restricted.contact_list_sms: person_key of an erased person": 1,
+        "restricted.contact_list_sms: phone of an erased person": 1,
+        "landing crm/people: phone of an erased person": 1,
+        "quarantine signin/attendance: phone of an erased person": 2,
+    }
+    assert result.examples == (key("david"),)
+
+
 def test_declared_social_account_of_an_erased_person_is_caught_in_landing_and_warehouse(db: Path, home: Path):
     from test_gates_support import _tombstones
 

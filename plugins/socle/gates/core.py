@@ -130,17 +130,19 @@ def _evaluate_rule(ctx: Context, rule: Rule) -> Finding:
         if not queries:
             return Finding()
         union = " union all ".join(f"({q})" for q in queries)
-        details = dict(
-            ctx.con.execute(
-                f"select detail, count(*) from ({union}) group by detail order by detail"
-            ).fetchall()
-        )
-        examples = tuple(
-            row[0]
-            for row in ctx.con.execute(
-                f"select distinct key from ({union}) where key is not null order by key limit {MAX_EXAMPLES}"
-            ).fetchall()
-        )
+        # One scan: the violations are materialised once, then counted and sampled.
+        rows = ctx.con.execute(
+            f"""
+            with found as materialized ({union}),
+            per_detail as (select detail, count(*) as n from found group by detail),
+            sample as (select distinct key from found where key is not null order by key limit {MAX_EXAMPLES})
+            select 'detail' as part, detail as value, n from per_detail
+            union all
+            select 'example', key, null from sample
+            """
+        ).fetchall()
+        details = dict(sorted((value, n) for part, value, n in rows if part == "detail"))
+        examples = tuple(sorted(value for part, value, _ in rows if part == "example"))
         return Finding(sum(details.values()), examples, details)
     except duckdb.Error as error:
         return Finding(error=_safe_error(error))
