@@ -464,6 +464,7 @@ def test_incremental_rerun_is_stable_and_forgets_a_newly_erased_person(
         "email": "select person_key from restricted.contact_list_email order by 1",
     }
     before = {name: query(home, sql) for name, sql in snapshot_sql.items()}
+    assert key(KARIM) in keys(home, "intermediate.consent_state_history")
     # The published table is where the incremental run starts from: plant a stale points
     # value and an action that no longer exists upstream; the rerun must heal both.
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
@@ -481,6 +482,7 @@ def test_incremental_rerun_is_stable_and_forgets_a_newly_erased_person(
     after = {name: query(home, sql) for name, sql in snapshot_sql.items()}
     assert after == {name: [r for r in rows if r[0] != key(KARIM)] for name, rows in before.items()}
     assert len(after["engagement"]) == len(before["engagement"]) - 3
+    assert key(KARIM) not in keys(home, "intermediate.consent_state_history")
     # Same scoring date: the history row is replaced, not duplicated.
     history = query(home, "select count(distinct as_of_date), count(*) from marts.supporter_scores_history")
     assert history == [(1, len(after["scores"]))]

@@ -14,6 +14,8 @@ person_keys as (
     select person_key, 'contact_list_email' as relation_name from {{ ref('contact_list_email') }}
     union all
     select person_key, 'contact_list_sms' as relation_name from {{ ref('contact_list_sms') }}
+    union all
+    select person_key, 'consent_state_history' as relation_name from {{ ref('consent_state_history') }}
 )
 
 select

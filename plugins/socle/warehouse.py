@@ -34,7 +34,7 @@ FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 # seeds (points scale) go with staging so every later layer finds them.
 LAYER_SELECTORS: dict[str, tuple[str, ...]] = {
     "staging": ("resource_type:seed", "path:models/staging"),
-    "intermediate": ("path:models/intermediate",),
+    "intermediate": ("path:models/intermediate", "path:snapshots"),
     "marts": ("path:models/marts",),
 }
 DBT_LAYERS: tuple[str, ...] = tuple(LAYER_SELECTORS)
