@@ -365,6 +365,21 @@ def test_request_open_past_one_month_breaks_rule_8_until_answered(db: Path, home
     assert finding(db, "rule_8").violations == 0
 
 
+def test_request_reference_that_could_be_personal_is_hashed(db: Path):
+    # A volunteer typed the requester's phone as the id and their e-mail as the type.
+    execute(
+        db,
+        "insert into staging.stg_dsr__requests values ('0612345602', ?, null, null, ?)",
+        [PEOPLE["bruno"][0], NOW - timedelta(days=40)],
+    )
+    result = finding(db, "rule_8")
+    assert result.violations == 1
+    assert result.examples[0].startswith("request-")
+    assert result.details == {"unrecognised request open past its due date": 1}
+    assert_no_identifier(result.__dict__)
+    assert "0612345602" not in json.dumps(result.__dict__)
+
+
 def test_ledger_request_still_pending_past_due_breaks_rule_8(db: Path):
     pending = {
         "request_id": "dsr-5",

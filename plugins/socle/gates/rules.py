@@ -50,6 +50,7 @@ ANSWERED_STATUSES = ("done", "completed", "complete", "applied", "answered", "cl
 ANSWERED_COLUMNS = ("done_at", "answered_at", "completed_at", "applied_at", "closed_at", "responded_at")
 # GDPR art. 12(3): a request is answered within one month of receipt.
 REQUEST_DUE_MONTHS = 1
+REQUEST_TYPES = "'erasure', 'access', 'objection', 'rectification'"
 
 # Rule 4: column names that name a direct identifier (matched on the lower-cased name).
 IDENTIFIER_NAME_PATTERNS = {
@@ -537,8 +538,14 @@ def requests_sql(ctx: Context) -> str | None:
             group by request_id
         )
         select
-            request_id,
-            coalesce(request_type, 'unknown') as request_type,
+            -- Ids and types come from dropped files: show only what cannot be an identifier.
+            case
+                when regexp_full_match(request_id, '[A-Za-z][A-Za-z0-9._:-]{{0,63}}') then request_id
+                else 'request-' || left(socle_hmac(request_id), 12)
+            end as request_id,
+            case
+                when lower(request_type) in ({REQUEST_TYPES}) then lower(request_type) else 'unrecognised'
+            end as request_type,
             received_at,
             coalesce(due_at, received_at + to_months({months})) as due_at,
             answered,
