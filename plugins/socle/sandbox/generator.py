@@ -61,7 +61,7 @@ VOLUNTEER_KINDS = ("door_to_door", "leafleting", "phone_bank")
 MOBILE_PREFIXES = ("60", "61", "62", "64", "65", "66", "67", "68", "73", "74", "75", "76", "77", "78", "79")
 
 
-@dataclass
+@dataclass(eq=False)  # a person is themselves: identity, not field equality
 class Person:
     pid: int
     first_name: str
@@ -153,7 +153,7 @@ class _Campaign:
         self.persons: list[Person] = []
         self.emails: set[str] = set()
         self.phones: set[str] = set()
-        self._plantable: list[Person] = []
+        self._plantable: dict[tuple, list[Person]] = {}
 
     # ------------------------------------------------------------ helpers
 
@@ -252,14 +252,19 @@ class _Campaign:
 
     def pick(self, name: str, **where: Any) -> Person:
         """A not-yet-planted CRM person matching ``where``, marked with the case's name."""
-        if not self._plantable:
-            self._plantable = [p for p in self.crm_people() if p.email and p.phone]
-        pool = [
-            p for p in self._plantable if not p.planted and all(getattr(p, k) == v for k, v in where.items())
-        ]
-        person = self.rng.choice(pool)
-        person.planted.add(name)
-        return person
+        key = tuple(sorted(where.items()))
+        if key not in self._plantable:
+            self._plantable[key] = [
+                p
+                for p in self.crm_people()
+                if p.email and p.phone and all(getattr(p, k) == v for k, v in where.items())
+            ]
+        pool = self._plantable[key]
+        while True:  # a person planted for another case is skipped: each case has its own people
+            person = pool.pop(self.rng.randrange(len(pool)))
+            if not person.planted:
+                person.planted.add(name)
+                return person
 
     def plant_people(self) -> None:
         non_members = {"is_member": False, "leads_cell": False}
