@@ -241,6 +241,14 @@ def test_planted_faults_are_scoped_to_their_path_and_cleared(server, config):
     assert _x(server, config, f"users/{config['x']['user_id']}/tweets").status_code == 200
 
 
+def test_a_malformed_fault_is_refused(server):
+    faults = f"{server.base_url}/_sandbox/faults"
+    assert requests.post(faults, json={"stauts": 500}, timeout=5).status_code == 400
+    assert requests.post(faults, json={"status": 500, "times": "2"}, timeout=5).status_code == 400
+    assert requests.post(faults, data="[]", timeout=5).status_code == 400
+    assert requests.get(faults, timeout=5).json() == {"faults": []}
+
+
 def test_planted_bad_body_delay_and_expired_token(server, config):
     page_id = config["facebook"]["page_id"]
     faults = f"{server.base_url}/_sandbox/faults"

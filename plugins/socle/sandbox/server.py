@@ -351,8 +351,9 @@ def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                     fault = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
                     return _json({"error": "fault must be a JSON object"}, 400)
-                if not isinstance(fault, dict):
-                    return _json({"error": "fault must be a JSON object"}, 400)
+                problem = _fault_problem(fault)
+                if problem:
+                    return _json({"error": problem}, 400)
                 server.add_fault(fault)
                 return _json({"faults": len(server.faults)}, 201)
             if method == "DELETE":
@@ -374,6 +375,23 @@ def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True  # the client gave up (a planted delay)
 
     return Handler
+
+
+FAULT_KINDS = ("status", "delay", "body", "graph_error_code")
+
+
+def _fault_problem(fault: Any) -> str | None:
+    """Why a planted fault cannot be used, or None: a test's typo must fail loudly, not silently pass."""
+    if not isinstance(fault, dict):
+        return "fault must be a JSON object"
+    unknown = set(fault) - {*FAULT_KINDS, "path_prefix", "times", "retry_after", "headers"}
+    if unknown:
+        return f"unknown fault keys: {', '.join(sorted(unknown))}"
+    if not any(k in fault for k in FAULT_KINDS):
+        return f"a fault needs one of: {', '.join(FAULT_KINDS)}"
+    if not isinstance(fault.get("times", 1), int) or not isinstance(fault.get("path_prefix", "/"), str):
+        return "times must be an integer (-1: until cleared) and path_prefix a string"
+    return None
 
 
 def _apply_fault(fault: dict[str, Any], request: _Request) -> Response | None:
