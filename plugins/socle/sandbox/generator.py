@@ -103,8 +103,12 @@ def generate(
     seed: int = 2026,
     today: date | None = None,
     plant_overdue: bool = False,
-) -> dict[str, Any]:
-    """Write a campaign under ``home``; returns counts per source/entity (no personal data)."""
+) -> dict[str, int]:
+    """Write a campaign under ``home``; returns counts per source/entity (no personal data).
+
+    At least 200 people are generated: the planted cases need a crowd to hide in. Drops a
+    previous generation wrote are removed first; other files in the inbox are left alone.
+    """
     today = today or datetime.now(UTC).date()
     home = Path(home)
     _clear_previous(home)
@@ -181,7 +185,7 @@ class _Campaign:
 
     # ------------------------------------------------------------ run
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> dict[str, int]:
         self.make_people()
         self.plant_people()
         self.make_events()
@@ -823,7 +827,7 @@ class _Campaign:
 
     # ------------------------------------------------------------ outputs
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self) -> dict[str, int]:
         events = [{"type": "events", "id": e["id"], "attributes": e["attributes"]} for e in self.events]
         _dump(self.sandbox / "api" / "events.json", {"events": events, "rsvps": self.rsvps})
         _dump(self.sandbox / "api" / "facebook.json", self.facebook.payload)
