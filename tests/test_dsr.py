@@ -563,3 +563,26 @@ def test_a_request_landed_after_an_erasure_of_the_same_person_still_gets_its_ans
     assert export["warehouse"] == {}
     # Once answered, the erased person's request row is swept like the rest.
     assert not list((campaign / "landing/dsr/requests").glob("*/*.parquet"))
+
+
+def test_a_part_replaced_by_its_writer_during_a_rewrite_is_left_alone(home: Path):
+    from duckdb.sqltypes import BOOLEAN, VARCHAR
+
+    build_landing(NOW)
+    [part] = (home / "landing/events/rsvps").glob("*/*.parquet")
+    newer = [_person_row(KEPT, id="r9", event_id="e2", status="going", updated_at=NOW.isoformat())]
+    landed_again = []
+
+    def ingest_meanwhile(_value: str) -> bool:  # an ingest task lands the same interval again
+        if not landed_again:
+            landed_again.append(write_partition(_batch("events", NOW), "rsvps", newer))
+        return True
+
+    with duckdb.connect() as con:
+        con.create_function("ingest_meanwhile", ingest_meanwhile, [VARCHAR], BOOLEAN, side_effects=True)
+        query = f"select * from {dsr.parquet_scan(part)} where ingest_meanwhile(id) and id <> 'r1'"
+        with pytest.raises(dsr.PartChangedError):
+            dsr.rewrite_part(con, part, query, "erasure")
+
+    assert landed_again == [1]
+    assert [r["id"] for r in pq.read_table(part).to_pylist()] == ["r9"]  # the newer landing survives

@@ -268,11 +268,16 @@ def rewrite_part(con: duckdb.DuckDBPyConnection, part: Path, keep_query: str, re
 
     The manifest entry follows (rows, sha256, why it was rewritten); a part left empty is
     removed with its manifest entry, as the landing writer does. Returns the rows kept.
+    Raises :class:`PartChangedError` (nothing replaced) when an ingest task replaced the part
+    meanwhile: its new rows are not lost, and the caller's retry rewrites the new part.
     """
+    read = _signature(part)
     tmp = part.with_name(f".{part.name}.{uuid.uuid4().hex}.tmp")
     try:
         con.execute(f"copy ({keep_query}) to {_lit(str(tmp))} (format parquet, compression zstd)")
         kept = con.execute(f"select count(*) from {parquet_scan(tmp)}").fetchone()[0]
+        if _signature(part) != read:
+            raise PartChangedError(f"{part.parent.name}/{part.name} changed while it was rewritten; retry")
         if kept:
             os.replace(tmp, part)
         else:
@@ -281,6 +286,15 @@ def rewrite_part(con: duckdb.DuckDBPyConnection, part: Path, keep_query: str, re
         tmp.unlink(missing_ok=True)
     _update_manifest(part, kept, reason)
     return kept
+
+
+class PartChangedError(RuntimeError):
+    """A landing part was replaced by its writer while it was being rewritten."""
+
+
+def _signature(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _update_manifest(part: Path, rows: int, reason: str) -> None:
