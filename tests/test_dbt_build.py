@@ -19,9 +19,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from socle import warehouse
-from socle.config import paths
+from socle.config import DBT_PROJECT_DIR, paths
 from socle.identity import keyed_hash
 from socle.landing import Batch, write_partition
 
@@ -324,6 +325,25 @@ def test_build_passes_every_dbt_test_and_unit_test(built_home: Path) -> None:
     assert statuses[("unit_test", "pass")] >= 3
     assert statuses[("test", "pass")] >= 100
     assert not [r["unique_id"] for r in results if r["status"] not in ("success", "pass")]
+
+
+def test_every_built_column_is_documented(built_home: Path) -> None:
+    documented: dict[str, set[str]] = {}
+    for path in DBT_PROJECT_DIR.glob("*/**/*.yml"):
+        spec = yaml.safe_load(path.read_text())
+        for node in [*(spec.get("models") or []), *(spec.get("snapshots") or []), *(spec.get("seeds") or [])]:
+            documented[node["name"]] = {column["name"] for column in node.get("columns", [])}
+    built: dict[str, set[str]] = {}
+    for table, column in query(
+        built_home,
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema in ('staging', 'intermediate', 'marts', 'restricted')",
+    ):
+        built.setdefault(table, set()).add(column)
+    assert set(built) <= set(documented)
+    assert {
+        table: columns ^ documented[table] for table, columns in built.items() if columns ^ documented[table]
+    } == {}
 
 
 def test_one_person_despite_email_spelling_and_phone_format(built_home: Path) -> None:
