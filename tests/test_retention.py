@@ -292,3 +292,27 @@ def test_a_bad_window_setting_names_the_variable(monkeypatch, name: str, value: 
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name):
         retention.retention_windows()
+
+
+def test_purged_people_leave_the_warehouse_history_too(home: Path):
+    import duckdb
+
+    from socle.config import paths, pseudonym_secret
+    from socle.identity import keyed_hash
+
+    plant_people(home)
+    secret = pseudonym_secret()
+    gone, kept = keyed_hash("b@example.org", secret), keyed_hash("a@example.org", secret)
+    paths().build_dir.mkdir(parents=True)
+    with duckdb.connect(str(paths().build_db)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.supporter_scores_history (person_key varchar, score double)")
+        con.executemany(
+            "insert into marts.supporter_scores_history values (?, ?)", [(gone, 1), (gone, 2), (kept, 3)]
+        )
+
+    run = retention.apply_retention(NOW)
+
+    assert run.warehouse_rows_purged == {"marts.supporter_scores_history": 2}
+    with duckdb.connect(str(paths().build_db), read_only=True) as con:
+        assert con.execute("select person_key from marts.supporter_scores_history").fetchall() == [(kept,)]

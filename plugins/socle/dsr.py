@@ -388,7 +388,7 @@ def resolve(subject: Subject) -> None:
             for row in rows:
                 _add_accounts(subject, dict(zip(wanted, row, strict=True)))
     secret = pseudonym_secret()
-    for db in _databases():
+    for db in warehouse_files():
         try:
             with duckdb.connect(str(db), read_only=True) as con:
                 _link_warehouse_identifiers(con, subject, secret)
@@ -545,7 +545,7 @@ def scrub_inbox(subject: Subject) -> int:
 # --------------------------------------------------------------------------- warehouse files
 
 
-def _databases() -> list[Path]:
+def warehouse_files() -> list[Path]:
     """The published warehouse and every build database."""
     p = paths()
     found = [p.warehouse] if p.warehouse.exists() else []
@@ -870,7 +870,7 @@ def erase(request_id: str, subject: Subject, keep_requests: Collection[str] = ()
     requests = _landing_rows(Subject(subject.emails, subject.phones), only="dsr/requests")
     request_ids = {r.get("request_id") for r in requests.get("dsr/requests", [])}
     p = paths()
-    for db in _databases():
+    for db in warehouse_files():
         label = "warehouse" if db == p.warehouse else f"build:{db.relative_to(p.build_dir)}"
         for table, n in erase_from_database(db, subject, secret).items():
             affected[f"{label}:{table}"] = n

@@ -1,8 +1,11 @@
 """Retention limits applied to the landing zone (GDPR art. 5(1)(e); GDPR rule 6).
 
-The warehouse is rebuilt from the landing zone, so purging here purges everywhere at the
-next build. Windows, their defaults and where the defaults come from (CNIL délibération
-n° 2012-020 on political communication files, and CNIL 2023 guidance on social networks):
+The warehouse is rebuilt from the landing zone, so purging here purges most of it at the
+next build; people purged are also deleted from the warehouse files at once (history
+tables are not rebuilt, and would keep them).
+
+Windows, their defaults and where the defaults come from (CNIL délibération n° 2012-020
+on political communication files, and CNIL 2023 guidance on social networks):
 
 - **Prospects who never answered**: until the campaign ends. ``SOCLE_CAMPAIGN_END``
   (ISO date; default today + 120 days, so the demo campaign is kept). Basis: data used for
@@ -51,8 +54,17 @@ from typing import Any
 
 import duckdb
 
-from socle.config import paths
-from socle.dsr import access_exports_dir, landing_entities, load_ledger, parquet_scan, rewrite_part
+from socle.config import paths, pseudonym_secret
+from socle.dsr import (
+    Subject,
+    access_exports_dir,
+    erase_from_database,
+    landing_entities,
+    load_ledger,
+    parquet_scan,
+    rewrite_part,
+    warehouse_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +253,7 @@ class RetentionRun:
     person_rows_purged: dict[str, int] = field(default_factory=dict)
     identifiers_expired: int = 0
     rejected_rows_purged: dict[str, int] = field(default_factory=dict)
+    warehouse_rows_purged: dict[str, int] = field(default_factory=dict)
     access_exports_deleted: int = 0
     files_rewritten: int = 0
 
@@ -250,6 +263,7 @@ class RetentionRun:
             "person_rows_purged": sum(self.person_rows_purged.values()),
             "identifiers_expired": self.identifiers_expired,
             "rejected_rows_purged": sum(self.rejected_rows_purged.values()),
+            "warehouse_rows_purged": sum(self.warehouse_rows_purged.values()),
             "access_exports_deleted": self.access_exports_deleted,
             "files_rewritten": self.files_rewritten,
         }
@@ -347,7 +361,7 @@ def _purge_people(con: duckdb.DuckDBPyConnection, now: datetime, run: RetentionR
     # line) links nobody: a record holding one is decided by its other identifiers.
     con.execute(
         f"""
-        create or replace temp table expired_rows as
+        create or replace temp table verdict as
         with shared_phones as (
             select phone.identifier
             from obs as phone
@@ -390,16 +404,23 @@ def _purge_people(con: duckdb.DuckDBPyConnection, now: datetime, run: RetentionR
             from observed inner join person using (identifier)
             where observed.is_subject
         )
+        select * from verdict
+        """
+    )
+    con.execute(
+        """
+        create or replace temp table expired_rows as
         select filename, row_number
         from verdict
         group by filename, row_number
         having coalesce(bool_and(expired) filter (where links), bool_and(expired))
         """
     )
-    run.identifiers_expired = con.execute(
-        "select count(distinct identifier) from obs inner join expired_rows using (filename, row_number) "
-        "where obs.is_subject"
-    ).fetchone()[0]
+    expired_people = con.execute(
+        "select distinct kind, identifier from verdict inner join expired_rows using (filename, row_number) "
+        "where expired and links"
+    ).fetchall()
+    run.identifiers_expired = len(expired_people)
     affected = dict(con.execute("select filename, count(*) from expired_rows group by filename").fetchall())
     for key, files in entities.items():
         for part in files:
@@ -415,6 +436,25 @@ def _purge_people(con: duckdb.DuckDBPyConnection, now: datetime, run: RetentionR
             rewrite_part(con, part, query, "retention:person")
             run.person_rows_purged[key] = run.person_rows_purged.get(key, 0) + n
             run.files_rewritten += 1
+    _purge_warehouses(expired_people, run)
+
+
+def _purge_warehouses(expired_people: list[tuple[str, str]], run: RetentionRun) -> None:
+    """Delete the purged people from the warehouse files too.
+
+    Most tables are rebuilt from the landing zone at the next build, but history tables
+    (scores over time, consent state history) are not: they would keep the person forever.
+    """
+    subject = Subject(
+        emails={i for kind, i in expired_people if kind == "email"},
+        phones={i for kind, i in expired_people if kind == "phone"},
+    )
+    if not subject:
+        return
+    secret = pseudonym_secret()
+    for db in warehouse_files():
+        for table, n in erase_from_database(db, subject, secret).items():
+            run.warehouse_rows_purged[table] = run.warehouse_rows_purged.get(table, 0) + n
 
 
 def _purge_rejected(con: duckdb.DuckDBPyConnection, now: datetime, run: RetentionRun) -> None:
@@ -464,6 +504,7 @@ def _write_log(now: datetime, run: RetentionRun) -> None:
         ("comment_text_nulled", run.comment_texts_nulled),
         ("person_rows_purged", run.person_rows_purged),
         ("rejected_rows_purged", run.rejected_rows_purged),
+        ("warehouse_rows_purged", run.warehouse_rows_purged),
     ):
         lines += [{"action": action, "entity": key, "rows": n} for key, n in sorted(counts.items())]
     if run.access_exports_deleted:
