@@ -234,6 +234,23 @@ def test_identifiers_in_analyst_marts_break_rule_4_by_value_and_by_column(db: Pa
     assert_no_identifier(result.__dict__)
 
 
+def test_a_key_column_holding_an_identifier_is_shown_only_hashed(db: Path):
+    # A model bug: an e-mail where the person key should be.
+    execute(
+        db,
+        "insert into marts.supporter_scores values (?, '1', '1', 4, 3, 'militant', ?)",
+        [PEOPLE["chloe"][0], NOW.date()],
+    )
+    found = measure(db, now=NOW)
+    assert found.rules["rule_5"].violations == 1
+    assert found.rules["rule_5"].examples[0].startswith("key-")
+    assert found.rules["rule_4"].details == {
+        "marts.supporter_scores.person_key: value looks like an e-mail": 1
+    }
+    assert found.metrics["dq_scores_without_supporter"] == 1
+    assert_no_identifier({r: f.__dict__ for r, f in found.rules.items()})
+
+
 def test_ordinary_mart_values_are_not_mistaken_for_identifiers(db: Path):
     execute(db, "alter table marts.fct_engagement add column note varchar")
     harmless = [

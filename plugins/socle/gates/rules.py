@@ -223,8 +223,19 @@ def _columns_of(ctx: Context, relation: str) -> dict[str, str]:
     return {row[0]: row[1] for row in rows}
 
 
+def _key(expression: str) -> str:
+    """An example key as shown: a person key (or keyed hash) is 64 hex digits; anything else in
+    a key column (a model bug putting an e-mail there) is shown only as its keyed hash.
+    Literal keys (table names) are ours and shown as they are."""
+    if expression.startswith("'"):
+        return expression
+    value = f"cast({expression} as varchar)"
+    hashed = f"'key-' || left(socle_hmac({value}), 12)"
+    return f"case when regexp_full_match({value}, '[0-9a-f]{{64}}') then {value} else {hashed} end"
+
+
 def _select(key: str, detail: str, source: str, where: str) -> str:
-    return f"select cast({key} as varchar) as key, {literal(detail)} as detail from {source} where {where}"
+    return f"select {_key(key)} as key, {literal(detail)} as detail from {source} where {where}"
 
 
 # --- the rules -------------------------------------------------------------------------------
@@ -346,7 +357,7 @@ def rule_4(ctx: Context) -> list[str]:
                     break
         key = "person_key" if "person_key" in cols else literal(f"{schema}.{table}")
         for column, data_type in cols.items():
-            if data_type != "VARCHAR" or column == "person_key":
+            if data_type != "VARCHAR":
                 continue
             # One pass per column; the first pattern that matches names the finding.
             cases = " ".join(
@@ -356,7 +367,7 @@ def rule_4(ctx: Context) -> list[str]:
             )
             suspects = f"regexp_matches({quote(column)}, {literal(ANY_IDENTIFIER_VALUE)})"
             queries.append(
-                f"select cast({key} as varchar) as key, case {cases} end as detail "
+                f"select {_key(key)} as key, case {cases} end as detail "
                 f"from {quote(schema, table)} where {suspects}"
             )
     return queries
