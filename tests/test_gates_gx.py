@@ -126,3 +126,15 @@ def test_gx_sql_datasource_on_duckdb_still_returns_no_rows(tmp_path: Path):
     result = batch.validate(gxe.ExpectTableRowCountToEqual(value=5))
     assert not result.success
     assert "list index out of range" in json.dumps(result.exception_info, default=str)
+
+
+def test_rule_that_cannot_be_computed_blocks_publication(home: Path):
+    build = build_campaign(home)
+    execute(build, "alter table intermediate.int_consent_current alter purpose type integer using 1")
+    report = run_gates(build, now=NOW)
+    assert not report.passed
+    with pytest.raises(
+        GateFailure, match=r"rule 1 \(contact lists hold only consented people\): could not be"
+    ):
+        enforce(report)
+    assert json.loads(seal_path(build).read_text())["passed"] is False
