@@ -81,13 +81,14 @@ def test_failing_dbt_test_raises_naming_the_node_without_row_values(home: Path) 
     )
     warehouse.prepare_build_db()
     with pytest.raises(warehouse.WarehouseBuildError) as caught:
-        warehouse.dbt(["build", "--select", "+stg_events__rsvps"])
+        warehouse.dbt(["build", "--select", "+stg_events__rsvps", "--indirect-selection", "buildable"])
     message = str(caught.value)
     assert "not_null_stg_events__rsvps_event_id" in message
     assert "leak.me" not in message
     result = caught.value.result
     assert not result.success
     assert result.counts["fail"] == 1
+    assert [node.rsplit(".", 2)[1] for node in result.failed_nodes] == ["not_null_stg_events__rsvps_event_id"]
     assert result.node("stg_events__rsvps").status == "success"
 
 
