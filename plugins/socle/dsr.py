@@ -67,7 +67,6 @@ from socle.identity import keyed_hash, normalise_email, normalise_phone
 log = logging.getLogger(__name__)
 
 REQUEST_TYPES = ("erasure", "access", "objection", "rectification")
-STATUSES = ("pending", "overdue", "done", "rejected")
 LEDGER_SCHEMA = pa.schema(
     [
         ("request_id", pa.string()),

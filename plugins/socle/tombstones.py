@@ -33,7 +33,6 @@ import pyarrow.parquet as pq
 from socle.config import paths, pseudonym_secret
 from socle.identity import keyed_hash, normalise_email, normalise_phone
 
-IDENTIFIER_KINDS = ("email", "phone")
 ACCOUNT_KINDS = ("facebook_id", "x_user_id")
 SCHEMA = pa.schema(
     [
