@@ -339,6 +339,16 @@ def test_inactive_person_and_old_comment_text_break_rule_6(db: Path, home: Path)
     assert key("chloe") in result.examples
 
 
+def test_prospects_kept_after_the_campaign_ended_break_rule_6(db: Path, monkeypatch: pytest.MonkeyPatch):
+    assert finding(db, "rule_6").violations == 0
+    monkeypatch.setenv("SOCLE_CAMPAIGN_END", (NOW - timedelta(days=1)).date().isoformat())
+    execute(db, "delete from marts.fct_engagement where person_key = ?", [key("farid")])
+    result = finding(db, "rule_6")
+    # farid withdrew his only consent and never came to anything: a prospect, now past his window.
+    assert result.examples == (key("farid"),)
+    assert result.violations == 1
+
+
 def test_social_link_or_social_action_without_matching_consent_breaks_rule_7(db: Path):
     execute(
         db,

@@ -423,6 +423,8 @@ def rule_6(ctx: Context) -> list[str]:
         where = f"{_ts('last_seen_at')} < {person_limit}"
         detail = f"intermediate.int_persons: {person_detail}"
         queries.append(_select("person_key", detail, "intermediate.int_persons", where))
+    if windows.campaign_over(ctx.now) and ctx.catalog.has("marts", "dim_supporter", "person_key"):
+        queries.append(_prospects_after_campaign(ctx))
     text_limit = f"cast({literal(windows.comment_cutoff(ctx.now).isoformat())} as timestamptz)"
 
     def comment_query(relation: str, cols: dict[str, str], where_label: str) -> str | None:
@@ -458,6 +460,23 @@ def rule_6(ctx: Context) -> list[str]:
             where = f"{_ts('_fetched_at')} < {rejected_limit}"
             queries.append(_select(literal(f"quarantine {label}"), detail, relation, where))
     return queries
+
+
+def _prospects_after_campaign(ctx: Context) -> str:
+    """After the campaign, people who never answered (not a member, no consent granted, no
+    RSVP, attendance or volunteering) are kept no longer (CNIL: until the end of the election)."""
+    answered = [_consents(ctx, "true")]
+    if ctx.catalog.has("marts", "dim_supporter", "person_key", "is_member"):
+        answered.append("select person_key from marts.dim_supporter where coalesce(is_member, false)")
+    if ctx.catalog.has("marts", "fct_engagement", "person_key", "action_type"):
+        answered.append(
+            "select person_key from marts.fct_engagement "
+            "where action_type in ('rsvp', 'attendance', 'volunteer_shift')"
+        )
+    detail = f"marts.dim_supporter: prospect kept after the campaign ended ({ctx.retention.campaign_end})"
+    return _select(
+        "person_key", detail, "marts.dim_supporter", _not_in("person_key", " union ".join(answered))
+    )
 
 
 def rule_7(ctx: Context) -> list[str]:
@@ -628,7 +647,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         6,
         "retention windows respected",
-        "No person kept past the inactivity window; no comment text kept past its shorter window.",
+        "No person kept past the inactivity window, no prospect after the campaign, no comment text or quarantined "
+        "row past its shorter window.",
         rule_6,
     ),
     Rule(
