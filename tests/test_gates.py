@@ -515,3 +515,8 @@ def test_failure_message_names_each_failing_rule_and_check_with_counts_only():
         "rule 4 (no direct identifiers in analyst schemas): could not be computed (ConversionException); "
         "check dq_a (people listed twice): observed 2, expected 0"
     )
+
+
+def test_suite_explanations_match_the_rules():
+    gdpr = json.loads((EXPECTATIONS_DIR / "gdpr.json").read_text())
+    assert [e["meta"]["explanation"] for e in gdpr["expectations"]] == [r.explanation for r in RULES]

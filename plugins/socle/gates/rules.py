@@ -647,8 +647,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         6,
         "retention windows respected",
-        "No person kept past the inactivity window, no prospect after the campaign, no comment text or quarantined "
-        "row past its shorter window.",
+        "No person kept past the inactivity window, no prospect after the campaign, "
+        "no comment text or quarantined row past its shorter window.",
         rule_6,
     ),
     Rule(
