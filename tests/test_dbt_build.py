@@ -23,6 +23,7 @@ import yaml
 
 from socle import warehouse
 from socle.config import DBT_PROJECT_DIR, paths
+from socle.dbt_plugin import register_udfs
 from socle.identity import keyed_hash
 from socle.landing import Batch, write_partition
 
@@ -280,7 +281,8 @@ def land_campaign(home: Path) -> None:
             },
         ],
     )
-    write_tombstones(home, [GASTON])
+    # Gaston erased; and an erased person's declared Facebook account, as socle.tombstones writes it.
+    write_tombstones(home, [GASTON, "facebook_id:fb-stranger"])
 
 
 def write_tombstones(home: Path, identifiers: list[str]) -> None:
@@ -456,6 +458,15 @@ def test_attendance_counted_once_and_social_actions_only_through_declared_handle
     ) == [(0,)]
 
 
+def test_erased_social_account_is_filtered_from_staging(built_home: Path) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
+        con = register_udfs(duckdb.connect(str(built_home / "build" / "warehouse.duckdb"), read_only=True))
+    with con:
+        comments = con.execute("select account_id from staging.stg_facebook__comments").fetchall()
+    assert comments == [("fb-alice",)]
+
+
 def test_marts_hold_no_direct_identifiers(built_home: Path) -> None:
     for table in ("dim_supporter", "supporter_scores", "fct_engagement"):
         columns = {r[0] for r in query(built_home, f"describe marts.{table}")}
@@ -493,7 +504,7 @@ def test_incremental_rerun_is_stable_and_forgets_a_newly_erased_person(
             "insert into marts.fct_engagement select 'rsvp:gone', person_key, event_id, action_type, points, "
             "event_at, event_date from marts.fct_engagement where action_id = 'rsvp:r1'"
         )
-    write_tombstones(home, [GASTON, KARIM])  # Karim is erased between the two runs
+    write_tombstones(home, [GASTON, "facebook_id:fb-stranger", KARIM])  # Karim is erased between the two runs
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOCLE_HOME", str(home))
         mp.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)

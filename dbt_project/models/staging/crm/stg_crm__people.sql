@@ -43,7 +43,12 @@ deduplicated as (
 
 final as (
     select * from deduplicated
-    where {{ not_tombstoned(['email', 'phone']) }}
+    where {{ not_tombstoned([
+        'email',
+        'phone',
+        "'facebook_id:' || lower(facebook_id)",
+        "'x_user_id:' || lower(x_user_id)",
+    ]) }}
 )
 
 select * from final

@@ -16,9 +16,16 @@ renamed as (
     from source
 ),
 
-final as (
+deduplicated as (
     select * from renamed
     qualify row_number() over (partition by comment_id order by loaded_at desc, batch_id desc) = 1
+),
+
+-- An erased person's declared account is tombstoned as socle_hmac('facebook_id:' || id) by
+-- socle.tombstones; the bare id is matched too.
+final as (
+    select * from deduplicated
+    where {{ not_tombstoned(['account_id', "'facebook_id:' || lower(trim(account_id))"]) }}
 )
 
 select * from final
