@@ -60,7 +60,6 @@ def test_dag_file_parses_fast_without_network_or_database(dag_file: Path, monkey
 
 def test_warehouse_writers_share_the_single_slot_pool(dagbag):
     from socle.orchestration import WAREHOUSE_POOL
-
     from socle.warehouse import DBT_LAYERS
 
     build = dagbag.dags["build_warehouse"]
