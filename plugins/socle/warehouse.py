@@ -13,6 +13,7 @@ own output goes to a log file under the data home.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -25,6 +26,8 @@ from datetime import date
 from pathlib import Path
 
 from socle.config import DBT_PROJECT_DIR, paths
+
+log = logging.getLogger(__name__)
 
 # run_results statuses that mean the build must not be published.
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
@@ -207,6 +210,15 @@ def dbt(
         elapsed_seconds=round(time.monotonic() - started, 3),
         log_file=log_file,
         target_dir=target,
+    )
+    # Node counts only: dbt's own output (which may quote values) stays in the log file.
+    log.info(
+        "dbt %s: exit %s, %s in %.1fs (log: %s)",
+        " ".join(args[:2]),
+        result.return_code,
+        dict(result.counts),
+        result.elapsed_seconds,
+        log_file,
     )
     if check and not result.success:
         raise WarehouseBuildError(result)
