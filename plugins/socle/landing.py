@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from socle.config import paths
+from socle.tombstones import TombstoneFilter
 
 METADATA_COLUMNS = (
     "_batch_id",
@@ -161,10 +162,13 @@ class PartitionWriter:
         self.target = self.directory / f"{batch.part_name}.parquet"
         self.tmp = self.target.with_name(f".{self.target.name}.{uuid.uuid4().hex}.tmp")
         self.rows = 0
+        # An erased person stays erased when a source sends them again (GDPR art. 17).
+        self._tombstones = TombstoneFilter()
         self._columns: list[str] | None = None
         self._writer: pq.ParquetWriter | None = None
 
     def write(self, records: Iterable[Mapping[str, object]]) -> int:
+        records = self._tombstones.drop_erased(records, self.batch.source)
         table = _table(records, self.batch.metadata(self.entity), self._columns)
         if table.num_rows == 0:
             return 0
@@ -205,6 +209,7 @@ class PartitionWriter:
                 **self.batch.metadata(self.entity),
                 **dict(manifest_extra or {}),
                 "rows": self.rows,
+                "erased_dropped": self._tombstones.dropped,
                 "columns": self._columns,
                 "sha256": digest,
             },
@@ -261,6 +266,7 @@ def write_rejections(
     other) but only the reason and field names ever reach logs.
     """
     root = root or paths().landing
+    tombstones = TombstoneFilter()
     rows = [
         {
             "_reason": r.reason,
@@ -268,5 +274,6 @@ def write_rejections(
             "_record": json.dumps({k: _as_text(v) for k, v in r.record.items()}, ensure_ascii=False),
         }
         for r in rejections
+        if not tombstones.is_erased_record(r.record, batch.source)
     ]
     return write_partition(batch, entity, rows, root=root / "_rejected", exclusive=exclusive)
