@@ -56,3 +56,22 @@ def test_without_tombstones_everything_lands(tmp_path, monkeypatch):
     monkeypatch.setenv("SOCLE_HOME", str(tmp_path))
     records = [{"id": str(i), "event_id": "e", "email": ERASED, "status": "going"} for i in range(3)]
     assert write_partition(_batch(), "rsvps", records) == 3
+
+
+def test_inbox_archive_keeps_no_line_of_an_erased_person(tmp_path, monkeypatch):
+    from socle.sources import inbox_files
+
+    monkeypatch.setenv("SOCLE_HOME", str(tmp_path))
+    tombstones.add([ERASED, "06 11 22 33 44"], request_id="DSR-1")
+    sheet = tmp_path / "inbox" / "signin" / "reunion.csv"
+    sheet.parent.mkdir(parents=True)
+    header = "Date;Événement;Nom;Prénom;Email;Téléphone;Code postal;Accepte emails;Accepte SMS\r\n"
+    kept = "31/10/2026 19h30;EV1;Durand;Éloïse;kept@example.org;06 99 88 77 66;13001;oui;non\r\n"
+    erased_by_mail = f"31/10/2026 19h30;EV1;Martin;Zoé;{ERASED.upper()};;13001;oui;non\r\n"
+    erased_by_phone = "31/10/2026 19h30;EV1;Petit;Léa;;+33 6 11 22 33 44;13001;non;oui\r\n"
+    sheet.write_bytes((header + kept + erased_by_mail + erased_by_phone).encode("cp1252"))
+    start = datetime(2026, 10, 31, tzinfo=UTC)
+    result = inbox_files.ingest(tmp_path / "inbox", start, start, kinds=("signin",))
+    assert result.landed["signin/attendance"] == 1
+    archived = (tmp_path / "inbox" / ".done" / "signin" / "reunion.csv").read_bytes()
+    assert archived == (header + kept).encode("cp1252")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +33,7 @@ from socle.sources.common import (
     land_stream,
     normalise_header,
 )
+from socle.tombstones import TombstoneFilter
 
 log = logging.getLogger(__name__)
 
@@ -368,9 +371,7 @@ def ingest(
                 failures.append(f"{kind}/{path.name}: {type(error).__name__}: {error}")
                 log.error("inbox %s/%s not landed: %s", kind, path.name, type(error).__name__)
                 continue
-            done = inbox / ".done" / kind
-            done.mkdir(parents=True, exist_ok=True)
-            os.replace(path, done / path.name)
+            archive(path, inbox / ".done" / kind)
             log.info("inbox %s/%s: %d rows landed", kind, path.name, landed)
     result.details["files_ignored"] = ignored
     result.details["files_failed"] = len(failures)
@@ -379,3 +380,36 @@ def ingest(
             f"{len(failures)} dropped file(s) left in the inbox, others landed:\n" + "\n".join(failures)
         )
     return result
+
+
+_EMAIL_TOKEN = re.compile(r"[^\s;,\"']+@[^\s;,\"']+")
+_PHONE_TOKEN = re.compile(r"(?:\+|00)?\d[\d .\-]{7,}\d")
+
+
+def archive(path: Path, done_dir: Path) -> None:
+    """Move a landed drop to ``inbox/.done/``, without the lines of erased people.
+
+    The landing writer already refused their rows; the archive must not keep them either.
+    Lines are filtered on the raw bytes (read as latin-1, which maps every byte to one
+    character), so whatever the file's encoding the lines kept are byte-identical.
+    """
+    done_dir.mkdir(parents=True, exist_ok=True)
+    target = done_dir / path.name
+    tombstones = TombstoneFilter()
+    if not len(tombstones):
+        os.replace(path, target)
+        return
+    lines = path.read_bytes().decode("latin-1").splitlines(keepends=True)
+    kept = [line for line in lines if not _mentions_erased(line, tombstones)]
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes("".join(kept).encode("latin-1"))
+    os.replace(tmp, target)
+    path.unlink()
+    if len(kept) < len(lines):
+        log.info("inbox %s: %d line(s) of erased people not archived", path.name, len(lines) - len(kept))
+
+
+def _mentions_erased(line: str, tombstones: TombstoneFilter) -> bool:
+    return any(tombstones.is_erased(token, None) for token in _EMAIL_TOKEN.findall(line)) or any(
+        tombstones.is_erased(None, token) for token in _PHONE_TOKEN.findall(line)
+    )
