@@ -313,7 +313,11 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def query(home: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(home / "build" / "warehouse.duckdb"), read_only=True) as con:
+    """Read the build database as an analyst would: read-only, UDFs registered for staging views."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
+        con = register_udfs(duckdb.connect(str(home / "build" / "warehouse.duckdb"), read_only=True))
+    with con:
         return con.execute(sql).fetchall()
 
 
@@ -459,11 +463,7 @@ def test_attendance_counted_once_and_social_actions_only_through_declared_handle
 
 
 def test_erased_social_account_is_filtered_from_staging(built_home: Path) -> None:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
-        con = register_udfs(duckdb.connect(str(built_home / "build" / "warehouse.duckdb"), read_only=True))
-    with con:
-        comments = con.execute("select account_id from staging.stg_facebook__comments").fetchall()
+    comments = query(built_home, "select account_id from staging.stg_facebook__comments")
     assert comments == [("fb-alice",)]
 
 
