@@ -265,8 +265,9 @@ def parquet_columns(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> li
 def rewrite_part(con: duckdb.DuckDBPyConnection, part: Path, keep_query: str, reason: str) -> int:
     """Replace one landing part by the rows of ``keep_query`` (a SELECT over the part), atomically.
 
-    The manifest entry follows (rows, sha256, why it was rewritten); a part left empty is
-    removed with its manifest entry, as the landing writer does. Returns the rows kept.
+    The manifest entry follows (rows, sha256, why it was rewritten). A part left with no rows
+    stays as an empty file with its columns: staging views and gates read landing globs, and
+    a glob matching no file is an error in DuckDB. Returns the rows kept.
     Raises :class:`PartChangedError` (nothing replaced) when an ingest task replaced the part
     meanwhile: its new rows are not lost, and the caller's retry rewrites the new part.
     """
@@ -277,10 +278,7 @@ def rewrite_part(con: duckdb.DuckDBPyConnection, part: Path, keep_query: str, re
         kept = con.execute(f"select count(*) from {parquet_scan(tmp)}").fetchone()[0]
         if _signature(part) != read:
             raise PartChangedError(f"{part.parent.name}/{part.name} changed while it was rewritten; retry")
-        if kept:
-            os.replace(tmp, part)
-        else:
-            part.unlink()
+        os.replace(tmp, part)
     finally:
         tmp.unlink(missing_ok=True)
     _update_manifest(part, kept, reason)
@@ -299,12 +297,9 @@ def _signature(path: Path) -> tuple[int, int, int]:
 def _update_manifest(part: Path, rows: int, reason: str) -> None:
     manifest_path = part.parent / "_manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"parts": {}}
-    if rows:
-        entry = manifest["parts"].setdefault(part.name, {})
-        entry.update(rows=rows, sha256=_sha256(part), rewritten_at=datetime.now(UTC).isoformat())
-        entry["rewritten_for"] = reason
-    else:
-        manifest["parts"].pop(part.name, None)
+    entry = manifest["parts"].setdefault(part.name, {})
+    entry.update(rows=rows, sha256=_sha256(part), rewritten_at=datetime.now(UTC).isoformat())
+    entry["rewritten_for"] = reason
     tmp = manifest_path.with_name(f".{manifest_path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
     os.replace(tmp, manifest_path)
