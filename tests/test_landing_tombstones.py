@@ -75,3 +75,12 @@ def test_inbox_archive_keeps_no_line_of_an_erased_person(tmp_path, monkeypatch):
     assert result.landed["signin/attendance"] == 1
     archived = (tmp_path / "inbox" / ".done" / "signin" / "reunion.csv").read_bytes()
     assert archived == (header + kept).encode("cp1252")
+
+
+def test_a_new_request_from_an_erased_person_still_lands(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOCLE_HOME", str(tmp_path))
+    tombstones.add([ERASED], request_id="DSR-1")
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    batch = Batch(source="dsr", interval_start=start, interval_end=start, source_uri="test")
+    request = {"request_id": "DSR-2", "type": "access", "email": ERASED, "received_at": "2026-11-01"}
+    assert write_partition(batch, "requests", [request]) == 1

@@ -181,3 +181,40 @@ def test_trend_draws_the_violation_counts_of_recent_runs(home: Path):
     html = write_compliance_report(manifest=home / "absent.json", now=NOW).read_text()
     assert "violations over the last 3 runs: 4, 2, 0" in html
     assert html.count("<polyline") == 1
+
+
+def test_report_lists_answered_requests_and_flags_the_late_ones(home: Path):
+    from datetime import UTC, datetime
+
+    received = datetime(2026, 9, 1, tzinfo=UTC)
+    ledger = [
+        {
+            "request_id": "DSR-LATE",
+            "request_type": "access",
+            "received_at": received,
+            "due_at": received + timedelta(days=30),
+            "done_at": received + timedelta(days=40),
+            "status": "done",
+            "rows_affected": "{}",
+            "note": None,
+        },
+        {
+            "request_id": "DSR-ONTIME",
+            "request_type": "erasure",
+            "received_at": received,
+            "due_at": received + timedelta(days=30),
+            "done_at": received + timedelta(days=2),
+            "status": "done",
+            "rows_affected": "{}",
+            "note": None,
+        },
+    ]
+    ledger_path().parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(ledger, schema=LEDGER_SCHEMA), ledger_path())
+    html = write_compliance_report(now=received + timedelta(days=41)).read_text()
+    section = html[html.index("Answered requests") :]
+    assert "1 answered after their due date" in section
+    late_row = section[section.index("DSR-LATE") :].split("</tr>", 1)[0]
+    on_time_row = section[section.index("DSR-ONTIME") :].split("</tr>", 1)[0]
+    assert "answered late" in late_row
+    assert "answered late" not in on_time_row

@@ -80,7 +80,8 @@ def demo(people: int, seed: int) -> int:
     p = paths()
     today = datetime.now(UTC).date()
     print(f"Generating a demo campaign ({people} people, seed {seed}) in {p.sandbox}", flush=True)
-    generate(p.home, people=people, seed=seed, today=today)
+    # The demo plants an overdue request too: answered late by this run, it shows in the report.
+    generate(p.home, people=people, seed=seed, today=today, plant_overdue=True)
     window_end = datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)
     return run(window=(window_end - DEMO_HISTORY, window_end), as_of=today)
 

@@ -162,8 +162,9 @@ class PartitionWriter:
         self.target = self.directory / f"{batch.part_name}.parquet"
         self.tmp = self.target.with_name(f".{self.target.name}.{uuid.uuid4().hex}.tmp")
         self.rows = 0
-        # An erased person stays erased when a source sends them again (GDPR art. 17).
-        self._tombstones = TombstoneFilter()
+        # An erased person stays erased when a source sends them again (GDPR art. 17); their
+        # new data-subject requests still land, to be answered (socle.dsr removes them after).
+        self._tombstones = TombstoneFilter(frozenset() if batch.source == "dsr" else None)
         self._columns: list[str] | None = None
         self._writer: pq.ParquetWriter | None = None
 
@@ -266,7 +267,7 @@ def write_rejections(
     other) but only the reason and field names ever reach logs.
     """
     root = root or paths().landing
-    tombstones = TombstoneFilter()
+    tombstones = TombstoneFilter(frozenset() if batch.source == "dsr" else None)
     rows = [
         {
             "_reason": r.reason,

@@ -23,6 +23,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from socle.config import DBT_PROJECT_DIR, Paths, paths
+from socle.dsr import request_log_rows
 from socle.gates.catalog import Catalog, connect_read_only
 from socle.gates.rules import RULES, Context, requests_sql
 from socle.retention import retention_windows
@@ -33,6 +34,8 @@ REGISTER_FIELDS = ("purpose", "lawful_basis", "retention", "audience", "data_cat
 RETENTION_FIELDS = ("at", "action", "entity", "rows", "files")
 OVERDUE = '<span class="badge fail">OVERDUE</span>'
 IN_TIME = '<span class="badge pass">open, in time</span>'
+ANSWERED_IN_TIME = '<span class="badge pass">in time</span>'
+ANSWERED_LATE = '<span class="badge warn">answered late</span>'
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:72rem;
@@ -204,7 +207,11 @@ def _requests_section(p: Paths, build_db: Path, now: datetime) -> str:
     try:
         con = connect_read_only(build_db) if build_db.exists() else duckdb.connect()
     except duckdb.Error:
-        return intro + '<p class="muted">The warehouse could not be opened to list requests.</p>'
+        return (
+            intro
+            + '<p class="muted">The warehouse could not be opened to list requests.</p>'
+            + _answered_requests()
+        )
     try:
         catalog = Catalog.read(con) if build_db.exists() else Catalog({})
         ctx = Context(con, catalog, p, retention_windows(now.date()), now)
@@ -219,21 +226,46 @@ def _requests_section(p: Paths, build_db: Path, now: datetime) -> str:
         )
         answered = con.execute(f"select count(*) from ({sql}) where answered").fetchone()[0] if sql else 0
     except duckdb.Error as error:
-        return intro + f'<p class="muted">Requests could not be read ({escape(type(error).__name__)}).</p>'
+        unread = f'<p class="muted">Open requests could not be read ({escape(type(error).__name__)}).</p>'
+        return intro + unread + _answered_requests()
     finally:
         con.close()
+    return intro + _open_requests(rows, answered) + _answered_requests()
+
+
+def _open_requests(rows: list[tuple], answered: int) -> str:
     if not rows:
-        return intro + f"<p>No open request. {answered} request(s) answered.</p>"
+        return f"<p>No open request. {answered} request(s) answered.</p>"
     table = "".join(
         f"<tr><td><code>{escape(str(rid))}</code></td><td>{escape(str(kind))}</td><td>{escape(_when(received))}</td>"
         f"<td>{escape(_when(due))}</td><td>{OVERDUE if overdue else IN_TIME}</td></tr>"
         for rid, kind, received, due, overdue in rows
     )
     return (
-        intro
-        + f"<p>{len(rows)} open request(s), {answered} answered. A request is due one month after receipt "
+        f"<p>{len(rows)} open request(s), {answered} answered. A request is due one month after receipt "
         "(GDPR art. 12(3)).</p><table><tr><th>Request</th><th>Type</th><th>Received</th><th>Due</th>"
         f"<th>Status</th></tr>{table}</table>"
+    )
+
+
+def _answered_requests(limit: int = 20) -> str:
+    """The latest answered requests, with whether the answer came in time (from the request ledger)."""
+    answered = [r for r in request_log_rows() if r.get("done_at") is not None][-limit:]
+    if not answered:
+        return ""
+    late = sum(1 for r in answered if not r["answered_in_time"])
+    table = "".join(
+        f"<tr><td><code>{escape(str(r['request_id']))}</code></td><td>{escape(str(r['request_type']))}</td>"
+        f"<td>{escape(_when(r['received_at']))}</td><td>{escape(_when(r['due_at']))}</td>"
+        f"<td>{escape(_when(r['done_at']))}</td>"
+        f"<td>{ANSWERED_IN_TIME if r['answered_in_time'] else ANSWERED_LATE}</td></tr>"
+        for r in reversed(answered)
+    )
+    summary = f"{late} answered after their due date." if late else "All answered in time."
+    return (
+        f"<h3>Answered requests</h3><p>The latest {len(answered)} answered. {summary}</p>"
+        "<table><tr><th>Request</th><th>Type</th><th>Received</th><th>Due</th><th>Answered</th>"
+        f"<th>In time?</th></tr>{table}</table>"
     )
 
 
