@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     p_request.add_argument("--field", help="rectification: the field to correct")
     p_request.add_argument("--value", help="rectification: the corrected value")
 
+    sub.add_parser("report", help="rebuild the compliance report from the last gate runs")
     sub.add_parser("airflow", help="start Airflow standalone with the project's DAGs")
     p_cli = sub.add_parser("airflow-cli", help="run an airflow CLI command in Socle's environment")
     p_cli.add_argument("args", nargs=argparse.REMAINDER)
@@ -187,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         return sandbox(args.people, args.seed, args.port, args.generate_only)
     if args.command == "request":
         return record_request(args.kind, args.email, args.phone, args.field, args.value)
+    if args.command == "report":
+        from socle.report import write_compliance_report
+
+        print(f"Compliance report: {write_compliance_report()}")
+        return 0
     if args.command == "airflow":
         return airflow_standalone()
     if args.command == "airflow-cli":
