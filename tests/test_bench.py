@@ -1,0 +1,116 @@
+"""The benchmark harness: its generated campaign follows the landing contract and passes the pipeline."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from socle import bench
+from socle.landing import METADATA_COLUMNS
+
+AS_OF = datetime(2026, 11, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SOCLE_HOME", str(tmp_path))
+    return tmp_path
+
+
+def _scan(landing: Path, entity: str) -> str:
+    return f"read_parquet('{landing}/{entity}/*/*.parquet', hive_partitioning = false)"
+
+
+def test_generated_landing_follows_the_contract_layout_columns_and_manifests(tmp_path: Path):
+    landing = tmp_path / "landing"
+    landed = bench.generate(landing, 300, 3000, as_of=AS_OF)
+
+    assert set(landed) == {"crm/people", "crm/consents", "facebook/posts", "events/events"} | {
+        f"{s}/{e}" for s, e in bench.MIX
+    }
+    with duckdb.connect() as con:
+        for entity, rows in landed.items():
+            files = sorted((landing / entity).glob("dt=*/part-bench-*.parquet"))
+            assert files, entity
+            schema = con.execute(f"describe select * from {_scan(landing, entity)}").fetchall()
+            assert {t for _, t, *_ in schema} == {"VARCHAR"}, entity  # every column is text
+            assert set(METADATA_COLUMNS) <= {c for c, *_ in schema}
+            assert con.execute(f"select count(*) from {_scan(landing, entity)}").fetchone()[0] == rows
+            manifest_rows = 0
+            for manifest in (landing / entity).glob("dt=*/_manifest.json"):
+                parts = json.loads(manifest.read_text())["parts"]
+                assert {p for p in parts} == {f.name for f in manifest.parent.glob("*.parquet")}
+                for entry in parts.values():
+                    assert set(METADATA_COLUMNS) <= set(entry)
+                    assert entry["sha256"]
+                    assert not set(entry["columns"]) & set(METADATA_COLUMNS)
+                    manifest_rows += entry["rows"]
+            assert manifest_rows == rows, entity
+        people = _scan(landing, "crm/people")
+        checks = con.execute(f"""
+            select count(*) filter (where not regexp_full_match(phone, '\\+336[0-9]{{8}}')),
+                   count(*) filter (where not regexp_full_match(email, '[a-z0-9.-]+@[a-z.]+')),
+                   count(distinct email), count(*) filter (where is_member = 'true'),
+                   count(*) filter (where cast(birth_date as date) > date '2008-11-01')
+            from {people}
+        """).fetchone()
+    bad_phones, bad_emails, distinct_emails, members, minors = checks
+    assert (bad_phones, bad_emails, distinct_emails) == (0, 0, 300)
+    assert 0 < members < 300
+    assert 0 < minors < 300
+
+
+def test_an_increment_adds_new_parts_beside_the_first_load(tmp_path: Path):
+    landing = tmp_path / "landing"
+    first = bench.generate(landing, 100, 1000, as_of=AS_OF)
+    added = bench.generate(
+        landing, 100, 100, as_of=AS_OF, offset=2000, part_prefix="part-bench-inc", with_people=False
+    )
+    assert "crm/people" not in added
+    with duckdb.connect() as con:
+        tweets = _scan(landing, "x/tweets")
+        total, distinct = con.execute(f"select count(*), count(distinct id) from {tweets}").fetchone()
+    assert total == distinct == first["x/tweets"] + added["x/tweets"]
+
+
+def test_unknown_scale_is_refused(home: Path):
+    with pytest.raises(ValueError, match="unknown scale"):
+        bench.run("XL")
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_tiny_campaign_runs_every_stage_and_passes_the_gates(home: Path):
+    report = bench.run("custom", people=300, interactions=3000, as_of=AS_OF)
+
+    assert report["gates_passed"] is True
+    assert report["gate_failures"] == []
+    stages = [s["stage"] for s in report["stages"]]
+    assert stages == [
+        "generate landing",
+        "landing -> staging",
+        "full build",
+        "gates",
+        "publish",
+        "incremental (+1%)",
+        "yardstick query",
+    ]
+    for stage in report["stages"]:
+        assert stage["rows"] >= 0
+        assert stage["seconds"] >= 0
+        assert stage["peak_rss_mb"] > 0
+    assert report["full_build_over_yardstick"] > 0
+    assert report["dbt_nodes_full"]
+    assert report["dbt_nodes_incremental"]
+    assert all(n["status"] in ("success", "pass", "warn") for n in report["dbt_nodes_full"])
+    # The report is on disk under the caller's home, the scratch campaign under bench/.
+    written = json.loads(Path(report["report_path"]).read_text())
+    assert Path(report["report_path"]).parent == home / "reports"
+    assert written["stages"] == report["stages"]
+    assert (home / "bench" / "custom" / "warehouse.duckdb").exists()
+    with duckdb.connect(str(home / "bench" / "custom" / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from marts.dim_supporter").fetchone()[0] > 0
