@@ -1,0 +1,225 @@
+-- Per social account (not per person): explainable activity features over the last
+-- social_watch_days days before as_of, and a label from transparent thresholds (vars).
+-- The comment text is read only to count lexicon matches: it never reaches this table, nor
+-- does any name or handle; the account is a keyed hash of platform and account id.
+{%- set as_of = as_of_date() %}
+{%- set window_start = "(" ~ as_of ~ " - interval " ~ var('social_watch_days') ~ " day)" %}
+{%- set window_end = "(" ~ as_of ~ " + interval 1 day)" %}
+with fb_comments as (
+    select * from {{ ref('stg_facebook__comments') }}
+),
+
+fb_reactions as (
+    select * from {{ ref('stg_facebook__reactions') }}
+),
+
+x_tweets as (
+    select * from {{ ref('stg_x__tweets') }}
+),
+
+x_retweets as (
+    select * from {{ ref('stg_x__retweets') }}
+),
+
+lexicon as (
+    select distinct strip_accents(lower(trim(term))) as term
+    from {{ ref('hostile_lexicon') }}
+    where trim(term) != ''
+),
+
+-- Comments: Facebook comments, and mentions/replies/quotes on X (the campaign's own posts
+-- are not comments about it).
+comments as (
+    select
+        'facebook' as platform,
+        account_id,
+        comment_id,
+        created_at,
+        comment_text
+    from fb_comments
+    union all
+    select
+        'x' as platform,
+        account_id,
+        tweet_id as comment_id,
+        created_at,
+        tweet_text as comment_text
+    from x_tweets
+    where tweet_kind in ('mention', 'reply', 'quote')
+),
+
+comments_in_window as (
+    select * from comments
+    where
+        account_id is not null
+        and created_at >= {{ window_start }}
+        and created_at < {{ window_end }}
+),
+
+comment_flags as (
+    select
+        comments_in_window.platform,
+        comments_in_window.account_id,
+        comments_in_window.comment_id,
+        comments_in_window.created_at,
+        bool_or(lexicon.term is not null) as is_hostile_language
+    from comments_in_window
+    left join lexicon
+        on contains(strip_accents(lower(coalesce(comments_in_window.comment_text, ''))), lexicon.term)
+    group by
+        comments_in_window.platform,
+        comments_in_window.account_id,
+        comments_in_window.comment_id,
+        comments_in_window.created_at
+),
+
+hourly as (
+    select
+        platform,
+        account_id,
+        date_trunc('hour', created_at) as comment_hour,
+        count(*) as comments_in_hour
+    from comment_flags
+    group by platform, account_id, date_trunc('hour', created_at)
+),
+
+comment_features as (
+    select
+        platform,
+        account_id,
+        count(*) as comment_count,
+        count(*) filter (where is_hostile_language) as hostile_comment_count,
+        min(created_at) as first_comment_at,
+        max(created_at) as last_comment_at
+    from comment_flags
+    group by platform, account_id
+),
+
+burst_features as (
+    select
+        platform,
+        account_id,
+        max(comments_in_hour) as max_comments_in_hour
+    from hourly
+    group by platform, account_id
+),
+
+-- Reactions carry no time of their own: they are dated by the post they react to.
+-- Retweets count as reactions on X (no angry kind there).
+reactions as (
+    select
+        'facebook' as platform,
+        account_id,
+        upper(reaction_type) as reaction_type,
+        post_created_at as reacted_post_at
+    from fb_reactions
+    union all
+    select
+        'x' as platform,
+        account_id,
+        'RETWEET' as reaction_type,
+        tweet_created_at as reacted_post_at
+    from x_retweets
+),
+
+reaction_features as (
+    select
+        platform,
+        account_id,
+        count(*) as reaction_count,
+        count(*) filter (where reaction_type = 'ANGRY') as angry_reaction_count,
+        max(reacted_post_at) as last_reacted_post_at
+    from reactions
+    where
+        account_id is not null
+        and reacted_post_at >= {{ window_start }}
+        and reacted_post_at < {{ window_end }}
+    group by platform, account_id
+),
+
+accounts as (
+    select
+        platform,
+        account_id
+    from comment_features
+    union
+    select
+        platform,
+        account_id
+    from reaction_features
+),
+
+features as (
+    select
+        socle_hmac(accounts.platform || ':' || lower(trim(accounts.account_id))) as account_key,
+        accounts.platform,
+        cast(coalesce(comment_features.comment_count, 0) as bigint) as comment_count,
+        cast(coalesce(comment_features.hostile_comment_count, 0) as bigint) as hostile_comment_count,
+        cast(coalesce(burst_features.max_comments_in_hour, 0) as bigint) as max_comments_in_hour,
+        cast(coalesce(reaction_features.reaction_count, 0) as bigint) as reaction_count,
+        cast(coalesce(reaction_features.angry_reaction_count, 0) as bigint) as angry_reaction_count,
+        greatest(comment_features.last_comment_at, reaction_features.last_reacted_post_at)
+            as last_seen_at
+    from accounts
+    left join comment_features
+        on
+            accounts.platform = comment_features.platform
+            and accounts.account_id = comment_features.account_id
+    left join burst_features
+        on
+            accounts.platform = burst_features.platform
+            and accounts.account_id = burst_features.account_id
+    left join reaction_features
+        on
+            accounts.platform = reaction_features.platform
+            and accounts.account_id = reaction_features.account_id
+),
+
+ratios as (
+    select
+        *,
+        round(coalesce(hostile_comment_count / nullif(comment_count, 0), 0), 4) as hostile_language_share,
+        round(reaction_count / nullif(comment_count, 0), 4) as reactions_per_comment,
+        round(coalesce(angry_reaction_count / nullif(reaction_count, 0), 0), 4) as angry_reaction_share
+    from features
+),
+
+final as (
+    select
+        account_key,
+        platform,
+        comment_count,
+        hostile_comment_count,
+        hostile_language_share,
+        max_comments_in_hour,
+        reaction_count,
+        reactions_per_comment,
+        angry_reaction_count,
+        angry_reaction_share,
+        case
+            when
+                comment_count >= {{ var('social_hostile_min_comments') }}
+                and hostile_language_share >= {{ var('social_hostile_min_lexicon_share') }}
+                then 'hostile'
+            when
+                max_comments_in_hour >= {{ var('social_hostile_min_burst') }}
+                and hostile_comment_count > 0
+                then 'hostile'
+            when
+                reaction_count >= {{ var('social_hostile_min_reactions') }}
+                and angry_reaction_share >= {{ var('social_hostile_min_angry_share') }}
+                then 'hostile'
+            when
+                reaction_count + comment_count >= {{ var('social_supporter_min_reactions') }}
+                and angry_reaction_share <= {{ var('social_supporter_max_angry_share') }}
+                and hostile_comment_count = 0
+                then 'supporter'
+            else 'neutral'
+        end as label,  -- noqa: RF04
+        last_seen_at,
+        {{ as_of }} as as_of_date,
+        {{ as_of }} - {{ var('social_watch_days') }} as window_start_date
+    from ratios
+)
+
+select * from final
