@@ -80,9 +80,10 @@ rsvp_actions as (
         person_key,
         event_id,
         'volunteer_shift' as action_type,
-        coalesce(starts_at, updated_at) as event_at
+        coalesce(checked_in_at, starts_at, updated_at) as event_at
     from rsvp_people
-    where is_volunteer and rsvp_status = 'going'
+    -- a shift counts once it was done: signing up for a future event is the RSVP's action
+    where is_volunteer and rsvp_status = 'going' and has_attended
 ),
 
 signin_actions as (
