@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export SOCLE_HOME ?= $(CURDIR)/data
 
-.PHONY: install demo run test lint unit airflow dags clean
+.PHONY: install demo run test lint unit airflow dags bench clean
 
 install: $(STAMP)
 
@@ -41,6 +41,11 @@ airflow: install
 
 dags: install
 	$(BIN)/socle airflow-cli dags list
+
+# Benchmarks print figures and assert nothing: SCALE=S|M|L (docs/benchmarks.md).
+SCALE ?= S
+bench: install
+	$(BIN)/socle bench --scale $(SCALE)
 
 clean:
 	rm -rf $(SOCLE_HOME) dbt_project/target dbt_project/logs

@@ -173,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     p_request.add_argument("--value", help="rectification: the corrected value")
 
     sub.add_parser("report", help="rebuild the compliance report from the last gate runs")
+    p_bench = sub.add_parser("bench", help="time every stage on a campaign generated at scale")
+    p_bench.add_argument("--scale", choices=["S", "M", "L"], default="S")
     sub.add_parser("airflow", help="start Airflow standalone with the project's DAGs")
     p_cli = sub.add_parser("airflow-cli", help="run an airflow CLI command in Socle's environment")
     p_cli.add_argument("args", nargs=argparse.REMAINDER)
@@ -193,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"Compliance report: {write_compliance_report()}")
         return 0
+    if args.command == "bench":
+        from socle.bench import main as bench
+
+        return bench(args.scale)
     if args.command == "airflow":
         return airflow_standalone()
     if args.command == "airflow-cli":
