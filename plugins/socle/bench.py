@@ -547,10 +547,6 @@ def _timed(stages: list[Stage], name: str, work: Callable[[], tuple[int, str]]) 
     return stage
 
 
-def _rows_built(result) -> int:
-    return sum(n.rows_affected or 0 for n in result.nodes if n.resource_type in ("model", "snapshot", "seed"))
-
-
 def _dbt_models(target_dir: Path) -> list[dict[str, object]]:
     """Per-node timings of the last dbt invocation, slowest first."""
     path = target_dir / "run_results.json"
@@ -641,9 +637,7 @@ def run(
         def full_build() -> tuple[int, str]:
             result = warehouse.build(as_of=as_of.date())
             report["dbt_nodes_full"] = _dbt_models(result.target_dir)
-            return sum(
-                landed.values()
-            ), f"{len(result.nodes)} dbt nodes; {_rows_built(result)} rows in tables"
+            return sum(landed.values()), f"{len(result.nodes)} dbt nodes"
 
         build_stage = _timed(stages, "full build", full_build)
 
