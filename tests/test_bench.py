@@ -83,6 +83,15 @@ def test_unknown_scale_is_refused(home: Path):
         bench.run("XL")
 
 
+def test_the_data_home_itself_is_never_used_as_the_scratch_home(home: Path):
+    (home / "warehouse.duckdb").write_bytes(b"published")
+    with pytest.raises(ValueError, match="must not be the data home"):
+        bench.run("custom", people=10, interactions=10, root=home)
+    with pytest.raises(ValueError, match="must not be the data home"):
+        bench.run("custom", people=10, interactions=10, root=home.parent)
+    assert (home / "warehouse.duckdb").read_bytes() == b"published"
+
+
 @pytest.mark.integration
 @pytest.mark.timeout(600)
 def test_tiny_campaign_runs_every_stage_and_passes_the_gates(home: Path):

@@ -599,6 +599,8 @@ def run(
         raise ValueError(f"unknown scale {scale!r}: expected one of {sorted(SCALES)} or custom with sizes")
     base = paths()
     root = (root or base.home / "bench" / scale).resolve()
+    if root == base.home or root in base.home.parents:
+        raise ValueError("the bench home is emptied first: it must not be the data home or hold it")
     reports = reports or base.reports
     as_of = (as_of or datetime.now(UTC)).replace(microsecond=0)
     _reset(root)
