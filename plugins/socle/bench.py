@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -698,9 +699,7 @@ def run(
 
 
 def _reset(root: Path) -> None:
-    """Empty the scratch home (only a bench home: never anything else)."""
-    import shutil
-
+    """Empty the scratch home (``run`` has checked it is not the data home)."""
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
