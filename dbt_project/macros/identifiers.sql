@@ -32,3 +32,13 @@
         current_date
     {%- endif -%}
 {%- endmacro %}
+
+{#- E.164 phone. Connectors land phones already normalised (contracts §4): a value in E.164
+    shape passes as it is, as in the gates; anything else goes through socle_phone
+    (phonenumbers, ~220 µs a value: the bottleneck at national scale, docs/benchmarks.md). -#}
+{% macro to_e164(column) -%}
+    case
+        when regexp_full_match(trim({{ column }}), '\+[1-9][0-9]{6,14}') then trim({{ column }})
+        else socle_phone({{ column }})
+    end
+{%- endmacro %}

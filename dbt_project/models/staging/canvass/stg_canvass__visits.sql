@@ -13,7 +13,7 @@ renamed as (
         lower(trim(outcome)) as outcome,
         socle_email(volunteer_email) as volunteer_email,
         socle_email(contact_email) as contact_email,
-        socle_phone(contact_phone) as contact_phone,
+        {{ to_e164("contact_phone") }} as contact_phone,
         coalesce({{ to_bool('door_opened') }}, false) as is_door_opened,
         coalesce({{ to_bool('consent_contact') }}, false) as has_consent_contact,
         try_cast(left(session_date, 10) as date) as session_date,

@@ -6,7 +6,7 @@ renamed as (
     select
         consent_id,
         socle_email(email) as email,
-        socle_phone(phone) as phone,
+        {{ to_e164("phone") }} as phone,
         lower(trim(purpose)) as purpose,
         lower(trim(status)) as status,
         lower(trim(lawful_basis)) as lawful_basis,

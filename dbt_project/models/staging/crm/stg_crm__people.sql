@@ -8,7 +8,7 @@ renamed as (
         trim(first_name) as first_name,
         trim(last_name) as last_name,
         socle_email(email) as email,
-        socle_phone(phone) as phone,
+        {{ to_e164("phone") }} as phone,
         coalesce(
             try_cast(birth_date as date),
             cast(try_strptime(birth_date, '%d/%m/%Y') as date)

@@ -7,7 +7,7 @@ renamed as (
         request_id,
         lower(trim(type)) as request_type,
         socle_email(email) as email,
-        socle_phone(phone) as phone,
+        {{ to_e164("phone") }} as phone,
         field as rectified_field,
         new_value as rectified_value,
         {{ to_utc('received_at') }} as received_at,

@@ -7,7 +7,7 @@ renamed as (
         id as rsvp_id,
         event_id,
         socle_email(email) as email,
-        socle_phone(phone) as phone,
+        {{ to_e164("phone") }} as phone,
         trim(first_name) as first_name,
         trim(last_name) as last_name,
         lower(status) as rsvp_status,

@@ -11,7 +11,7 @@ renamed as (
         trim(first_name) as first_name,
         trim(last_name) as last_name,
         socle_email(email) as email,
-        socle_phone(phone) as phone,
+        {{ to_e164("phone") }} as phone,
         postal_code,
         coalesce({{ to_bool('optin_email') }}, false) as has_optin_email,
         coalesce({{ to_bool('optin_sms') }}, false) as has_optin_sms,
