@@ -7,11 +7,12 @@ below; override with ``SOCLE_FRESHNESS_<FAMILY>_HOURS`` (0 turns the check off f
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from socle.landing import manifest_parts
 
 # Source family -> landing sources it owns, and the silence that deserves an alert.
 FAMILIES: dict[str, tuple[tuple[str, ...], int]] = {
@@ -48,11 +49,10 @@ def last_landed(landing: Path, sources: tuple[str, ...]) -> datetime | None:
     """When the newest batch with at least one row was fetched, from the partition manifests."""
     latest = None
     for source in sources:
-        for manifest in landing.glob(f"{source}/*/dt=*/_manifest.json"):
-            for part in json.loads(manifest.read_text()).get("parts", {}).values():
-                if int(part.get("rows", 0)) > 0:
-                    fetched = datetime.fromisoformat(part["_fetched_at"])
-                    latest = fetched if latest is None or fetched > latest else latest
+        for _, _, part in manifest_parts(landing, source):
+            if int(part.get("rows", 0)) > 0:
+                fetched = datetime.fromisoformat(part["_fetched_at"])
+                latest = fetched if latest is None or fetched > latest else latest
     return latest
 
 

@@ -16,7 +16,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -122,6 +122,13 @@ def _update_manifest(directory: Path, part: str, entry: Mapping[str, object] | N
     else:
         manifest["parts"][part] = dict(entry)
     _atomic_write_json(manifest, manifest_path)
+
+
+def manifest_parts(root: Path, source: str = "*") -> Iterator[tuple[str, str, dict]]:
+    """``(source, entity, part entry)`` for every part recorded in the manifests under ``root``."""
+    for manifest in sorted(root.glob(f"{source}/*/dt=*/_manifest.json")):
+        for part in json.loads(manifest.read_text()).get("parts", {}).values():
+            yield manifest.parts[-4], manifest.parts[-3], part
 
 
 def write_partition(

@@ -8,17 +8,15 @@ from datetime import datetime
 from pathlib import Path
 
 from socle.config import Paths
+from socle.landing import manifest_parts
 
 
 def landed_rows(landing: Path, since: datetime | None = None) -> dict[str, dict[str, int]]:
     """Rows per source and entity from the partition manifests (optionally only recent batches)."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for manifest in sorted(landing.glob("*/*/dt=*/_manifest.json")):
-        source, entity = manifest.parts[-4], manifest.parts[-3]
-        for part in json.loads(manifest.read_text()).get("parts", {}).values():
-            fetched = datetime.fromisoformat(part["_fetched_at"])
-            if since is None or fetched >= since:
-                counts[source][entity] += int(part.get("rows", 0))
+    for source, entity, part in manifest_parts(landing):
+        if since is None or datetime.fromisoformat(part["_fetched_at"]) >= since:
+            counts[source][entity] += int(part.get("rows", 0))
     return {source: dict(entities) for source, entities in counts.items()}
 
 
