@@ -45,7 +45,7 @@ dags: install
 # Benchmarks print figures and assert nothing: SCALE=S|M|L (docs/benchmarks.md).
 SCALE ?= S
 bench: install
-	$(BIN)/socle bench --scale $(SCALE)
+	$(BIN)/socle bench --scale $(SCALE) $(if $(REUSE),--reuse-landing)
 
 clean:
 	rm -rf $(SOCLE_HOME) dbt_project/target dbt_project/logs

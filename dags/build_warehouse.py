@@ -28,20 +28,34 @@ from socle.warehouse import DBT_LAYERS
 )
 def build_warehouse():
     @task(pool=WAREHOUSE_POOL)
-    def prepare_build() -> str:
+    def prepare_build() -> dict:
         from socle import warehouse
 
-        return str(warehouse.prepare_build_db())
+        # Decided once per run, so every layer agrees. dbt's tests run on a cadence, or when
+        # asked; the incremental models are rebuilt after an erasure, or when asked
+        # (conf {"full_refresh": true}).
+        conf = get_current_context()["dag_run"].conf or {}
+        return {
+            "build_db": str(warehouse.prepare_build_db()),
+            "data_tests": bool(conf.get("data_tests")) or warehouse.data_tests_due(),
+            "full_refresh": bool(conf.get("full_refresh")) or warehouse.tombstones_changed(),
+        }
 
-    def dbt_layer(layer: str):
+    def dbt_layer(layer: str, build: dict):
         @task(task_id=f"dbt_{layer}", pool=WAREHOUSE_POOL)
-        def build_layer() -> dict:
+        def build_layer(build: dict) -> dict:
             from socle import warehouse
 
-            result = warehouse.build_layer(layer, as_of=as_of_date(get_current_context()))
+            context = get_current_context()
+            result = warehouse.build_layer(
+                layer,
+                as_of=as_of_date(context),
+                data_tests=build["data_tests"],
+                full_refresh=build["full_refresh"],
+            )
             return dict(result.counts)
 
-        return build_layer()
+        return build_layer(build)
 
     @task(pool=WAREHOUSE_POOL, retries=0)
     def run_gates() -> dict:
@@ -63,9 +77,10 @@ def build_warehouse():
 
         return str(write())
 
-    upstream = prepare_build()
+    build = prepare_build()
+    upstream = build
     for layer in DBT_LAYERS:
-        step = dbt_layer(layer)
+        step = dbt_layer(layer, build)
         upstream >> step
         upstream = step
     checked = run_gates()

@@ -537,3 +537,42 @@ def test_build_works_when_landing_sources_are_empty(tmp_path: Path, monkeypatch:
     assert {"model.socle.dim_supporter", "model.socle.stg_x__tweets", "seed.socle.action_points"} <= set(ran)
     assert keys(tmp_path, "restricted.contact_list_email") == {key(BOB)}
     assert query(tmp_path, "select count(*) from staging.stg_facebook__comments") == [(0,)]
+
+
+def test_incremental_staging_takes_only_new_landings_and_tests_follow_their_cadence(
+    built_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(built_home, home)
+    monkeypatch.setenv("SOCLE_HOME", str(home))
+    monkeypatch.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
+    monkeypatch.delenv(warehouse.DATA_TESTS_EVERY_HOURS, raising=False)
+    comments = "select comment_id, comment_text from staging.stg_facebook__comments order by 1"
+    before = dict(query(home, comments))
+    # An hour later: one new comment, and fc1 delivered again with its edited text.
+    later = _batch("facebook", date(2026, 11, 22), fetched=datetime(2026, 11, 28, 10, tzinfo=UTC))
+    edited = {"id": "fc1", "post_id": "p1", "from_id": "fb-alice", "from_name": "A", "message": "Bravo !"}
+    new = {"id": "fc9", "post_id": "p1", "from_id": "fb-alice", "from_name": "A", "message": "Merci"}
+    rows = [
+        {**edited, "created_time": "2026-11-21T08:00:00+0000"},
+        {**new, "created_time": "2026-11-22T08:00:00+0000"},
+    ]
+    write_partition(later, "comments", rows)
+
+    assert not warehouse.data_tests_due()  # the fixture's build ran them a moment ago
+    assert not warehouse.tombstones_changed()
+    result = warehouse.build(as_of=AS_OF, data_tests=warehouse.data_tests_due())
+
+    assert result.success
+    ran = {node.resource_type for node in result.nodes}
+    assert "model" in ran
+    assert not ran & {"test", "unit_test"}  # no test ran
+    after = dict(query(home, comments))
+    assert after == {**before, "fc1": "Bravo !", "fc9": "Merci"}  # one row per comment, the latest kept
+    compiled = result.target_dir / "compiled" / "socle" / "models" / "staging" / "facebook"
+    compiled = compiled / "stg_facebook__comments.sql"
+    assert (
+        "_fetched_at > '2026-11-21T23:59:00" in compiled.read_text()
+    )  # only what landed since the last build
+    monkeypatch.setenv(warehouse.DATA_TESTS_EVERY_HOURS, "0")
+    assert warehouse.data_tests_due()

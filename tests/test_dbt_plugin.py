@@ -46,3 +46,28 @@ def test_register_udfs_serves_readers_outside_dbt(monkeypatch: pytest.MonkeyPatc
     assert reader.execute("select socle_hmac('+33612345678')").fetchone() == (
         keyed_hash("+33612345678", SECRET),
     )
+
+
+@pytest.mark.parametrize("secret", ["short", "k" * 64, "a much longer secret " * 5, "clé-àccentuée"])
+def test_native_hmac_matches_python_for_any_secret(secret: str) -> None:
+    """The SQL macro must give exactly keyed_hash: tombstones are written from Python."""
+    from socle.identity import register_sql_functions
+
+    con = register_sql_functions(duckdb.connect(), secret)
+    values = ["jean.dupont@example.fr", "+33612345678", "facebook_id:1000", "éloïse@exemple.fr", ""]
+    got = con.execute("select socle_hmac(v) from unnest(?) as t(v)", [values]).fetchall()
+    assert [row[0] for row in got] == [keyed_hash(v, secret) for v in values]
+
+
+def test_cursors_get_the_hmac_macro(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dbt-duckdb runs models on cursors; a temp macro does not follow a cursor by itself."""
+    monkeypatch.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
+    plugin = Plugin(name="dbt_plugin", plugin_config={})
+    connection = duckdb.connect()
+    plugin.configure_connection(connection)
+    cursor = connection.cursor()
+    plugin.configure_cursor(cursor)
+    assert cursor.execute("select socle_hmac('a@b.fr'), socle_email(' A@B.FR ')").fetchone() == (
+        keyed_hash("a@b.fr", SECRET),
+        "a@b.fr",
+    )

@@ -316,3 +316,45 @@ def test_purged_people_leave_the_warehouse_history_too(home: Path):
     assert run.warehouse_rows_purged == {"marts.supporter_scores_history": 2}
     with duckdb.connect(str(paths().build_db), read_only=True) as con:
         assert con.execute("select person_key from marts.supporter_scores_history").fetchall() == [(kept,)]
+
+
+def test_expired_comment_texts_are_nulled_in_the_incremental_staging_tables(home: Path):
+    """Staging keeps what was landed (incremental), so retention must reach its copies too."""
+    import duckdb
+
+    from socle.config import paths
+
+    paths().build_dir.mkdir(parents=True)
+    old, recent = NOW - timedelta(days=91), NOW - timedelta(days=89)
+    with duckdb.connect(str(paths().build_db)) as con:
+        con.execute("create schema staging")
+        con.execute(
+            "create table staging.stg_facebook__comments "
+            "(comment_id varchar, comment_text varchar, created_at timestamptz)"
+        )
+        con.execute(
+            "create table staging.stg_x__tweets "
+            "(tweet_id varchar, tweet_kind varchar, tweet_text varchar, created_at timestamptz)"
+        )
+        con.executemany(
+            "insert into staging.stg_facebook__comments values (?, ?, ?)",
+            [("out", "old", old), ("in", "new", recent)],
+        )
+        con.executemany(
+            "insert into staging.stg_x__tweets values (?, ?, ?, ?)",
+            [("out", "reply", "old", old), ("in", "reply", "new", recent), ("own", "post", "ours", old)],
+        )
+
+    run = retention.apply_retention(NOW)
+
+    assert run.comment_texts_nulled == {
+        "warehouse staging.stg_facebook__comments": 1,
+        "warehouse staging.stg_x__tweets": 1,
+    }
+    with duckdb.connect(str(paths().build_db), read_only=True) as con:
+        comments = dict(
+            con.execute("select comment_id, comment_text from staging.stg_facebook__comments").fetchall()
+        )
+        tweets = dict(con.execute("select tweet_id, tweet_text from staging.stg_x__tweets").fetchall())
+    assert comments == {"out": None, "in": "new"}
+    assert tweets == {"out": None, "in": "new", "own": "ours"}  # the campaign's own posts are not comments

@@ -16,6 +16,7 @@ synthetic (``example.fr``-style addresses, never real ones); nothing here prints
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -52,6 +53,9 @@ MIX: dict[tuple[str, str], float] = {
 # Interactions fall in the last DAYS days: inside the 90-day comment-text window of rule 6.
 DAYS = 60
 INCREMENT_SHARE = 0.01
+# People erased before the first build, as in any live campaign: the tombstone filter of
+# staging then does its real work (hashing every identifier), not its no-tombstone shortcut.
+ERASED_PEOPLE = 100
 
 FIRST_NAMES = [
     "Camille",
@@ -420,15 +424,17 @@ def generate(
     part_prefix: str = "part-bench",
     with_people: bool = True,
     threads: int = 2,
+    fetched_at: datetime | None = None,
 ) -> dict[str, int]:
     """Write a campaign into ``landing``; returns rows landed per ``source/entity``.
 
     ``offset`` shifts interaction ids so an increment (``with_people=False``) adds new rows
-    without replacing earlier parts.
+    without replacing earlier parts; ``fetched_at`` (default ``as_of``) is when the rows
+    were fetched: an increment is fetched after the first load.
     """
     posts = max(10, interactions // 1000)
     events = max(5, interactions // 2000)
-    fetched_at = as_of.isoformat()
+    fetched_at = (fetched_at or as_of).isoformat()
     plan: list[tuple[str, str, int]] = []
     if with_people:
         plan += [("crm", "people", people), ("crm", "consents", people), ("facebook", "posts", posts)]
@@ -436,6 +442,7 @@ def generate(
     plan += [(s, e, max(1, int(interactions * share))) for (s, e), share in MIX.items()]
     landed: dict[str, int] = {}
     with duckdb.connect(config={"threads": threads}) as con:
+        con.execute("set enable_progress_bar = false")  # a bar per COPY floods the log at M
         _macros(con, as_of, people)
         for source, entity, n in plan:
             target = landing / source / entity
@@ -581,13 +588,17 @@ def run(
     root: Path | None = None,
     reports: Path | None = None,
     as_of: datetime | None = None,
+    reuse_landing: bool = False,
 ) -> dict[str, object]:
     """Generate, build, gate, publish, increment and yardstick one scale; returns the report.
 
     ``scale`` is S, M or L, or ``custom`` with ``people`` and ``interactions``. The scratch
     data home ``root`` (default ``<SOCLE_HOME>/bench/<scale>``) is emptied first; the report
-    goes to ``reports`` (default ``<SOCLE_HOME>/reports``). Raises ``ValueError`` on an
-    unknown scale; a failed build raises ``socle.warehouse.WarehouseBuildError``.
+    goes to ``reports`` (default ``<SOCLE_HOME>/reports``). With ``reuse_landing`` the
+    generated landing zone is kept in ``<SOCLE_HOME>/bench/landing-<scale>-<sizes>/`` and
+    hard-linked into later runs of the same sizes and generator (its ``as_of`` is reused):
+    generating M takes minutes. Raises ``ValueError`` on an unknown scale; a failed build
+    raises ``socle.warehouse.WarehouseBuildError``.
     """
     from socle import warehouse  # late: the dbt runner is only needed once data is there
     from socle.gates import run_gates
@@ -624,11 +635,22 @@ def run(
         landed: dict[str, int] = {}
 
         def land() -> tuple[int, str]:
-            landed.update(generate(landing, people, interactions, as_of=as_of))
-            return sum(landed.values()), f"{len(landed)} entities"
+            nonlocal as_of
+            if reuse_landing:
+                cache = base.home / "bench" / f"landing-{scale}-{people}x{interactions}"
+                cached, as_of, seconds = cached_landing(cache, people, interactions, as_of)
+                shutil.copytree(cache / "landing", landing, copy_function=os.link)
+                landed.update(cached)
+                note = f"reused {cache.name} (generated in {seconds:.0f}s)"
+            else:
+                landed.update(generate(landing, people, interactions, as_of=as_of))
+                note = f"{len(landed)} entities"
+            erased = plant_erasures(people, as_of)
+            return sum(landed.values()), f"{note}; {erased} identifiers tombstoned"
 
         _timed(stages, "generate landing", land)
         report["landed"] = dict(landed)
+        report["as_of"] = as_of.isoformat()
 
         def staging() -> tuple[int, str]:
             warehouse.prepare_build_db()
@@ -673,10 +695,14 @@ def run(
                 offset=interactions * 2,
                 part_prefix="part-bench-inc",
                 with_people=False,
+                fetched_at=as_of + timedelta(hours=1),  # the next hourly fetch
             )
-            result = warehouse.build(as_of=as_of.date())
+            # As the hourly DAG run does: dbt's tests passed in the full build an hour ago.
+            data_tests = warehouse.data_tests_due()
+            result = warehouse.build(as_of=as_of.date(), data_tests=data_tests)
             report["dbt_nodes_incremental"] = _dbt_models(result.target_dir)
-            return sum(added.values()), "new parts landed, then dbt build again"
+            tests = "with" if data_tests else "without"
+            return sum(added.values()), f"new parts landed, then dbt build again ({tests} dbt tests)"
 
         _timed(stages, "incremental (+1%)", increment)
 
@@ -696,6 +722,61 @@ def run(
     print(format_table(report), flush=True)
     _progress(f"report written to {out}")
     return report
+
+
+def _generator_version() -> str:
+    """A digest of the generator's code: a cached landing zone is reused only by the same one."""
+    code = (
+        inspect.getsource(_macros)
+        + inspect.getsource(_entity_sql)
+        + repr((MIX, DAYS, FIRST_NAMES, LAST_NAMES))
+    )
+    return hashlib.sha256(code.encode()).hexdigest()[:16]
+
+
+def cached_landing(
+    cache: Path, people: int, interactions: int, as_of: datetime
+) -> tuple[dict[str, int], datetime, float]:
+    """The landing zone for these sizes in ``cache/landing``, generated there once.
+
+    Returns rows per entity, the ``as_of`` it was generated for and how long generating took.
+    """
+    marker = cache / "bench.json"
+    version = _generator_version()
+    if marker.exists():
+        meta = json.loads(marker.read_text())
+        if (meta["people"], meta["interactions"], meta["generator"]) == (people, interactions, version):
+            return meta["landed"], datetime.fromisoformat(meta["as_of"]), float(meta["seconds"])
+    shutil.rmtree(cache, ignore_errors=True)
+    started = time.perf_counter()
+    landed = generate(cache / "landing", people, interactions, as_of=as_of)
+    seconds = time.perf_counter() - started
+    meta = {
+        "people": people,
+        "interactions": interactions,
+        "generator": version,
+        "as_of": as_of.isoformat(),
+        "seconds": round(seconds, 1),
+        "landed": landed,
+    }
+    marker.write_text(json.dumps(meta, indent=2))
+    return landed, as_of, seconds
+
+
+def plant_erasures(people: int, as_of: datetime) -> int:
+    """Tombstone ``ERASED_PEOPLE`` e-mails in the current data home; returns how many.
+
+    They are people erased before this landing zone was fetched (indices past ``people``), so,
+    as after any real erasure, no landed row is theirs (gate rule 2 checks the landing zone)
+    while staging still hashes every identifier against the tombstones.
+    """
+    from socle import tombstones  # late: reads the pseudonymisation secret of the data home
+
+    with duckdb.connect() as con:
+        _macros(con, as_of, people)
+        query = f"select email(i) from range({people}, {people + ERASED_PEOPLE}) as r(i)"
+        emails = [row[0] for row in con.execute(query).fetchall()]
+    return tombstones.add(emails, "bench-erasures", erased_at=as_of)
 
 
 def _reset(root: Path) -> None:
@@ -729,7 +810,7 @@ def format_table(report: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def main(scale: str = "S") -> int:
+def main(scale: str = "S", *, reuse_landing: bool = False) -> int:
     """``socle bench --scale S|M|L``: 0 when the run completed and the gates passed."""
-    report = run(scale)
+    report = run(scale, reuse_landing=reuse_landing)
     return 0 if report.get("gates_passed") else 1

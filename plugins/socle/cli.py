@@ -175,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("report", help="rebuild the compliance report from the last gate runs")
     p_bench = sub.add_parser("bench", help="time every stage on a campaign generated at scale")
     p_bench.add_argument("--scale", choices=["S", "M", "L"], default="S")
+    p_bench.add_argument(
+        "--reuse-landing",
+        action="store_true",
+        help="keep the generated landing zone and reuse it in later runs of the same scale",
+    )
     sub.add_parser("airflow", help="start Airflow standalone with the project's DAGs")
     p_cli = sub.add_parser("airflow-cli", help="run an airflow CLI command in Socle's environment")
     p_cli.add_argument("args", nargs=argparse.REMAINDER)
@@ -198,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from socle.bench import main as bench
 
-        return bench(args.scale)
+        return bench(args.scale, reuse_landing=args.reuse_landing)
     if args.command == "airflow":
         return airflow_standalone()
     if args.command == "airflow-cli":

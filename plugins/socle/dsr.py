@@ -425,7 +425,7 @@ def _link_landing_identifiers(con: duckdb.DuckDBPyConnection, subject: Subject) 
 
 
 def _link_warehouse_identifiers(con: duckdb.DuckDBPyConnection, subject: Subject, secret: str) -> None:
-    columns = _tables(con).get(("intermediate", "int_identity"), {})
+    columns = base_tables(con).get(("intermediate", "int_identity"), {})
     if not {"identifier", "identifier_type", "person_key"} <= set(columns):
         return
     keys = person_keys(con, subject, secret)
@@ -548,7 +548,7 @@ def warehouse_files() -> list[Path]:
     return found
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, str]]:
+def base_tables(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, str]]:
     rows = con.execute(
         """
         select c.table_schema, c.table_name, c.column_name, c.data_type
@@ -571,7 +571,7 @@ def _person_rows(
     con: duckdb.DuckDBPyConnection, subject: Subject, wanted: tuple[str, ...]
 ) -> list[dict[str, Any]]:
     """Rows of ``intermediate.int_persons`` for the person (only the wanted columns present)."""
-    tables = _tables(con)
+    tables = base_tables(con)
     columns = tables.get(("intermediate", "int_persons"), {})
     present = [c for c in wanted if c in columns]
     predicate = _warehouse_predicate(columns, subject, set(), set())
@@ -587,7 +587,7 @@ def person_keys(con: duckdb.DuckDBPyConnection, subject: Subject, secret: str) -
     """The person_keys of the person: their anchors' HMACs, plus what identity resolution says."""
     keys = subject.identifier_hashes(secret)
     identifiers = subject.emails | subject.phones
-    tables = _tables(con)
+    tables = base_tables(con)
     if identifiers and ("identifier" in tables.get(("intermediate", "int_identity"), {})):
         query = "select distinct person_key from intermediate.int_identity where identifier in "
         rows = con.execute(query + _in_list(identifiers)).fetchall()
@@ -622,6 +622,10 @@ def _warehouse_predicate(
             terms.append(f"lower({_ident(column)}) in {_in_list(subject.facebook_ids)}")
         elif column == "x_user_id" and subject.x_user_ids:
             terms.append(f"lower({_ident(column)}) in {_in_list(subject.x_user_ids)}")
+        elif column == "account_id" and (subject.facebook_ids or subject.x_user_ids):
+            # Social staging tables (incremental) keep the account id of each interaction.
+            accounts = subject.facebook_ids | subject.x_user_ids
+            terms.append(f"lower({_ident(column)}) in {_in_list(accounts)}")
         elif column == "x_handle" and subject.x_handles:
             terms.append(f"ltrim(lower({_ident(column)}), '@') in {_in_list(subject.x_handles)}")
     if not terms:
@@ -639,7 +643,7 @@ def erase_from_database(db: Path, subject: Subject, secret: str) -> dict[str, in
     with duckdb.connect(str(db)) as con:
         keys = person_keys(con, subject, secret)
         hashes = subject.identifier_hashes(secret)
-        for (schema, table), columns in _tables(con).items():
+        for (schema, table), columns in base_tables(con).items():
             predicate = _warehouse_predicate(columns, subject, keys, hashes)
             if predicate is None:
                 continue
@@ -650,11 +654,12 @@ def erase_from_database(db: Path, subject: Subject, secret: str) -> dict[str, in
                 deleted[f"{schema}.{table}"] = n
         con.execute("checkpoint")
     if deleted:
-        _compact(db)
+        compact(db)
     return deleted
 
 
-def _compact(db: Path) -> None:
+def compact(db: Path) -> None:
+    """Copy a DuckDB file into a fresh one and swap it in: deleted values leave no free blocks."""
     tmp = db.with_name(f".{db.name}.{uuid.uuid4().hex}.tmp")
     try:
         with duckdb.connect() as con:
@@ -699,7 +704,7 @@ def _warehouse_rows(subject: Subject, secret: str) -> dict[str, list[dict[str, A
     found: dict[str, list[dict[str, Any]]] = {}
     with duckdb.connect(str(db), read_only=True) as con:
         keys = person_keys(con, subject, secret)
-        for (schema, table), columns in _tables(con).items():
+        for (schema, table), columns in base_tables(con).items():
             predicate = _warehouse_predicate(columns, subject, keys, subject.identifier_hashes(secret))
             if predicate is None:
                 continue

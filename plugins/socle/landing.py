@@ -70,7 +70,8 @@ class Batch:
             "_entity": entity,
             "_interval_start": self.interval_start.isoformat(),
             "_interval_end": self.interval_end.isoformat(),
-            "_fetched_at": self.fetched_at.isoformat(),
+            # Always UTC: incremental staging compares it as text (dbt macro landed_after_last_build).
+            "_fetched_at": self.fetched_at.astimezone(UTC).isoformat(),
             "_source_uri": self.source_uri,
         }
 

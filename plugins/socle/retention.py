@@ -58,6 +58,8 @@ from socle.config import paths, pseudonym_secret
 from socle.dsr import (
     Subject,
     access_exports_dir,
+    base_tables,
+    compact,
     erase_from_database,
     landing_entities,
     load_ledger,
@@ -78,6 +80,12 @@ DEFAULT_CAMPAIGN_DAYS_AHEAD = 120
 COMMENT_TEXT = {
     "facebook/comments": ("message", "created_time", None),
     "x/tweets": ("text", "created_at", "kind = 'post'"),  # the campaign's own posts are not comments
+}
+# The incremental staging tables keep what was landed, so their copies are nulled too:
+# text column -> (time column, the column marking the campaign's own posts, if any).
+WAREHOUSE_COMMENT_TEXT = {
+    "comment_text": ("created_at", None),
+    "tweet_text": ("created_at", "tweet_kind"),
 }
 
 
@@ -457,6 +465,30 @@ def _purge_warehouses(expired_people: list[tuple[str, str]], run: RetentionRun) 
             run.warehouse_rows_purged[table] = run.warehouse_rows_purged.get(table, 0) + n
 
 
+def _null_warehouse_comment_texts(now: datetime, run: RetentionRun) -> None:
+    """Null expired comment texts in the warehouse files' tables (the staging copies)."""
+    cutoff = _ts(run.windows.comment_cutoff(now))
+    for db in warehouse_files():
+        changed = False
+        with duckdb.connect(str(db)) as con:
+            for (schema, table), columns in base_tables(con).items():
+                for text, (moment, own_posts) in WAREHOUSE_COMMENT_TEXT.items():
+                    if text not in columns or moment not in columns:
+                        continue
+                    expired = f'"{text}" is not null and "{moment}" < {cutoff}'
+                    if own_posts in columns:
+                        expired += f" and coalesce(\"{own_posts}\", '') <> 'post'"
+                    name = f'"{schema}"."{table}"'
+                    n = con.execute(f"select count(*) from {name} where {expired}").fetchone()[0]
+                    if n:
+                        con.execute(f'update {name} set "{text}" = null where {expired}')
+                        key = f"warehouse {schema}.{table}"
+                        run.comment_texts_nulled[key] = run.comment_texts_nulled.get(key, 0) + n
+                        changed = True
+        if changed:
+            compact(db)  # the old texts must not survive in free blocks of the file
+
+
 def _purge_rejected(con: duckdb.DuckDBPyConnection, now: datetime, run: RetentionRun) -> None:
     cutoff = _ts(run.windows.rejected_cutoff(now))
     for entity in landing_entities():
@@ -492,6 +524,7 @@ def apply_retention(now: datetime | None = None) -> RetentionRun:
         _null_comment_texts(con, now, run)
         _purge_people(con, now, run)
         _purge_rejected(con, now, run)
+    _null_warehouse_comment_texts(now, run)
     _purge_access_exports(now, run)
     _write_log(now, run)
     log.info("retention: %s", json.dumps(run.summary(), sort_keys=True))

@@ -22,8 +22,10 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import duckdb
 
 from socle.config import DBT_PROJECT_DIR, paths
 
@@ -41,6 +43,12 @@ LAYER_SELECTORS: dict[str, tuple[str, ...]] = {
     "marts": ("path:models/marts",),
 }
 DBT_LAYERS: tuple[str, ...] = tuple(LAYER_SELECTORS)
+
+# dbt's data and unit tests are run on a cadence, not by every hourly build: at national
+# scale they cost more than the models (docs/benchmarks.md). Builds in between run the
+# models only; the GDPR gates validate every build whatever the cadence. 0 = every build.
+DATA_TESTS_EVERY_HOURS = "SOCLE_DATA_TESTS_EVERY_HOURS"
+_SKIP_TESTS = ("--exclude-resource-type", "test", "unit_test")
 
 
 class WarehouseBuildError(RuntimeError):
@@ -241,13 +249,85 @@ def _read_run_results(path: Path) -> tuple[NodeResult, ...]:
     )
 
 
-def build(as_of: date | None = None, *, timeout: float | None = None) -> DbtRunResult:
-    """Write step of write-audit-publish: prepare the build copy, then ``dbt build`` on it."""
+def _data_tests_marker() -> Path:
+    return paths().build_dir / "data_tests_passed.json"
+
+
+def data_tests_due(now: datetime | None = None) -> bool:
+    """Whether this build should run dbt's tests: none passed within the cadence yet."""
+    hours = float(os.environ.get(DATA_TESTS_EVERY_HOURS) or 24)
+    marker = _data_tests_marker()
+    if hours <= 0 or not marker.exists():
+        return True
+    passed_at = datetime.fromisoformat(json.loads(marker.read_text())["passed_at"])
+    return (now or datetime.now(UTC)) - passed_at >= timedelta(hours=hours)
+
+
+def _record_data_tests_passed() -> None:
+    marker = _data_tests_marker()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"passed_at": datetime.now(UTC).isoformat()}))
+
+
+def _options(data_tests: bool, full_refresh: bool) -> list[str]:
+    return [*(() if data_tests else _SKIP_TESTS), *(("--full-refresh",) if full_refresh else ())]
+
+
+def tombstones_changed() -> bool:
+    """Whether an identifier was tombstoned since the published build.
+
+    The incremental staging tables only filter *new* rows against the tombstones; an erasure
+    through ``socle.dsr`` deletes the person's staged rows itself, but a tombstone that came
+    another way (a restored warehouse) would leave them there. Any new tombstone therefore
+    makes the next build a full refresh: rare (an erasure), and always correct.
+    """
+    p = paths()
+    store = p.compliance_store / "tombstones.parquet"
+    if not store.exists() or not p.warehouse.exists():
+        return False
+    with duckdb.connect(str(p.warehouse), read_only=True) as con:
+        try:
+            (new,) = con.execute(
+                "select count(*) from read_parquet(?) where lower(trim(identifier_hash)) not in "
+                "(select identifier_hash from staging.stg_compliance__tombstones)",
+                [str(store)],
+            ).fetchone()
+        except duckdb.CatalogException:
+            return False  # no staging table yet: this build creates everything anew
+    return new > 0
+
+
+def build(
+    as_of: date | None = None,
+    *,
+    data_tests: bool = True,
+    full_refresh: bool | None = None,
+    timeout: float | None = None,
+) -> DbtRunResult:
+    """Write step of write-audit-publish: prepare the build copy, then ``dbt build`` on it.
+
+    ``data_tests=False`` builds the models (and snapshot) without dbt's tests; see
+    ``data_tests_due`` for the cadence the DAG follows. ``full_refresh`` rebuilds the
+    incremental models from the whole landing zone (after a change of their columns);
+    by default only when ``tombstones_changed()``.
+    """
+    if full_refresh is None:
+        full_refresh = tombstones_changed()
     prepare_build_db()
-    return dbt(["build"], as_of=as_of, timeout=timeout)
+    result = dbt(["build", *_options(data_tests, full_refresh)], as_of=as_of, timeout=timeout)
+    if data_tests:
+        _record_data_tests_passed()  # dbt() raised if anything failed
+    return result
 
 
-def build_layer(layer: str, *, as_of: date | None = None, timeout: float | None = None) -> DbtRunResult:
+def build_layer(
+    layer: str,
+    *,
+    as_of: date | None = None,
+    data_tests: bool = True,
+    full_refresh: bool = False,
+    timeout: float | None = None,
+) -> DbtRunResult:
     """``dbt build`` of one layer of ``DBT_LAYERS`` on the build database (prepared first).
 
     Running the layers in order is equivalent to ``build()``; a failed layer raises
@@ -257,7 +337,10 @@ def build_layer(layer: str, *, as_of: date | None = None, timeout: float | None 
         raise ValueError(f"unknown dbt layer {layer!r}; expected one of {DBT_LAYERS}")
     # "buildable": a test spanning two layers (a relationship to a seed) runs with the later one.
     args = ["build", "--select", *LAYER_SELECTORS[layer], "--indirect-selection", "buildable"]
-    return dbt(args, as_of=as_of, timeout=timeout)
+    result = dbt([*args, *_options(data_tests, full_refresh)], as_of=as_of, timeout=timeout)
+    if data_tests and layer == DBT_LAYERS[-1]:
+        _record_data_tests_passed()
+    return result
 
 
 def generate_manifest(target_dir: Path | None = None) -> Path:

@@ -7,8 +7,13 @@
 -- the phone is a person of its own only when some record carries it alone. Conflicts are
 -- listed (hashed) in int_identity_conflicts.
 -- Anchor = smallest e-mail of the component, else smallest phone; person_key = socle_hmac(anchor).
-with recursive records as (
-    select * from {{ ref('int_person_records') }}
+-- The identifiers only, read once (int_person_records is a view over ~10 M records).
+with records as materialized (
+    select
+        email,
+        phone
+    from {{ ref('int_person_records') }}
+    where email is not null or phone is not null
 ),
 
 pairs as (
@@ -52,39 +57,28 @@ nodes as (
         and (email is null or phone not in (select conflicting_phones.phone from conflicting_phones))
 ),
 
--- Sort keys put every e-mail before every phone, so min() picks the anchor the contract names.
-edges as (
+-- After the conflict rule every linking phone has exactly one e-mail, so a component is an
+-- e-mail with its phones (a star): no e-mail reaches another. The anchor needs no graph walk
+-- (a recursive CTE cost 30 s at 1 M people): an e-mail is its own anchor, a phone's is its
+-- e-mail, else itself.
+phone_anchors as (
     select
-        '0:' || email as from_key,
-        '1:' || phone as to_key
+        phone,
+        min(email) as email
     from links
-    union all
-    select
-        '1:' || phone as from_key,
-        '0:' || email as to_key
-    from links
-),
-
--- Every node with every node it reaches; union (not union all) stops at the fixpoint.
-walk as (
-    select
-        node_key,
-        node_key as reached_key
-    from nodes
-    union
-    select
-        walk.node_key,
-        edges.to_key as reached_key
-    from walk
-    inner join edges on walk.reached_key = edges.from_key
+    group by phone
 ),
 
 components as (
     select
-        node_key,
-        min(reached_key) as anchor_key
-    from walk
-    group by node_key
+        nodes.node_key,
+        case
+            when nodes.identifier_type = 'email' then nodes.node_key
+            else coalesce('0:' || phone_anchors.email, nodes.node_key)
+        end as anchor_key
+    from nodes
+    left join phone_anchors
+        on nodes.identifier_type = 'phone' and nodes.identifier = phone_anchors.phone
 ),
 
 final as (

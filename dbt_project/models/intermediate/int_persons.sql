@@ -2,7 +2,11 @@
 -- latest non-null one from the most trusted source (CRM > events > sign-in > others), unless
 -- the person asked for a rectification (art. 16): the latest rectification of a field wins.
 -- Rectifying an e-mail or a phone changes identity and is done at the source, not here.
-{%- set by_priority = "order by source_priority, observed_at desc nulls last, record_id" %}
+{#- The most trusted, latest record first: source_priority, observed_at desc nulls last,
+    record_id. As an arg_min key (one hash aggregate) rather than first(... order by ...),
+    which sorted every person's records once per attribute (16 sorts of ~10 M rows at M). -#}
+{%- set by_priority = "(source_priority, observed_at is null, coalesce(-epoch_us(observed_at), 0), record_id)"
+%}
 with records as (
     select * from {{ ref('int_person_records_resolved') }}
 ),
@@ -93,25 +97,27 @@ attributes as (
     select
         person_key,
         min(email) as email,
-        first(phone {{ by_priority }}) filter (where phone_person_key = person_key) as phone,
-        first(first_name {{ by_priority }}) filter (where first_name is not null) as first_name,
-        first(last_name {{ by_priority }}) filter (where last_name is not null) as last_name,
-        first(birth_date {{ by_priority }}) filter (where birth_date is not null) as birth_date,
-        first(address {{ by_priority }}) filter (where address is not null) as address,
-        first(postal_code {{ by_priority }}) filter (where postal_code is not null) as postal_code,
-        first(city {{ by_priority }}) filter (where city is not null) as city,
-        first(commune_code {{ by_priority }}) filter (where commune_code is not null) as commune_code,
-        first(iris_code {{ by_priority }}) filter (where iris_code is not null) as iris_code,
-        first(bureau_code {{ by_priority }}) filter (where bureau_code is not null) as bureau_code,
-        first(facebook_id {{ by_priority }}) filter (where facebook_id is not null) as facebook_id,
-        first(x_handle {{ by_priority }}) filter (where x_handle is not null) as x_handle,
-        first(x_user_id {{ by_priority }}) filter (where x_user_id is not null) as x_user_id,
-        first(acquisition_source {{ by_priority }}) filter (
+        arg_min(phone, {{ by_priority }}) filter (where phone_person_key = person_key) as phone,
+        arg_min(first_name, {{ by_priority }}) filter (where first_name is not null) as first_name,
+        arg_min(last_name, {{ by_priority }}) filter (where last_name is not null) as last_name,
+        arg_min(birth_date, {{ by_priority }}) filter (where birth_date is not null) as birth_date,
+        arg_min(address, {{ by_priority }}) filter (where address is not null) as address,
+        arg_min(postal_code, {{ by_priority }}) filter (where postal_code is not null) as postal_code,
+        arg_min(city, {{ by_priority }}) filter (where city is not null) as city,
+        arg_min(commune_code, {{ by_priority }}) filter (where commune_code is not null) as commune_code,
+        arg_min(iris_code, {{ by_priority }}) filter (where iris_code is not null) as iris_code,
+        arg_min(bureau_code, {{ by_priority }}) filter (where bureau_code is not null) as bureau_code,
+        arg_min(facebook_id, {{ by_priority }}) filter (where facebook_id is not null) as facebook_id,
+        arg_min(x_handle, {{ by_priority }}) filter (where x_handle is not null) as x_handle,
+        arg_min(x_user_id, {{ by_priority }}) filter (where x_user_id is not null) as x_user_id,
+        arg_min(acquisition_source, {{ by_priority }}) filter (
             where acquisition_source is not null
         ) as acquisition_source,
-        coalesce(first(is_member {{ by_priority }}) filter (where is_member is not null), false) as is_member,
         coalesce(
-            first(leads_cell {{ by_priority }}) filter (where leads_cell is not null), false
+            arg_min(is_member, {{ by_priority }}) filter (where is_member is not null), false
+        ) as is_member,
+        coalesce(
+            arg_min(leads_cell, {{ by_priority }}) filter (where leads_cell is not null), false
         ) as leads_cell,
         count(*) as record_count,
         min(first_observed_at) as first_seen_at,

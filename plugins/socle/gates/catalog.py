@@ -7,17 +7,13 @@ means there is nothing of that kind to violate (not an error).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-from duckdb.sqltypes import VARCHAR
 
 from socle.config import pseudonym_secret
-from socle.identity import normalise_email, normalise_phone
+from socle.identity import register_sql_functions
 
 
 @dataclass(frozen=True)
@@ -75,41 +71,7 @@ def connect_read_only(build_db: Path) -> duckdb.DuckDBPyConnection:
         raise FileNotFoundError(f"no build database at {build_db}: run the dbt build first")
     con = duckdb.connect(str(build_db), read_only=True)
     # The same functions as the dbt plugin, registered without importing dbt (seconds).
-    # "special": the functions may return NULL (an identifier that does not parse).
-    for name, function in (
-        ("socle_email", normalise_email),
-        ("socle_phone", lambda raw: normalise_phone(raw)),
-    ):
-        con.create_function(name, function, [VARCHAR], VARCHAR, null_handling="special", side_effects=False)
-    # Rule 2 hashes every identifier it scans: vectorised, with the keyed state built once.
-    con.create_function(
-        "socle_hmac",
-        _hmac_batch(pseudonym_secret()),
-        [VARCHAR],
-        VARCHAR,
-        type="arrow",
-        null_handling="special",
-        side_effects=False,
-    )
-    return con
-
-
-def _hmac_batch(secret: str):
-    """``keyed_hash`` over an Arrow array (same digests, without per-row call overhead)."""
-    keyed = hmac.new(secret.encode(), digestmod=hashlib.sha256)
-
-    def digest(values: pa.Array) -> pa.Array:
-        out = []
-        for value in values.to_pylist():
-            if value is None:
-                out.append(None)
-                continue
-            state = keyed.copy()
-            state.update(value.encode())
-            out.append(state.hexdigest())
-        return pa.array(out, type=pa.string())
-
-    return digest
+    return register_sql_functions(con, pseudonym_secret())
 
 
 def quote(*parts: str) -> str:

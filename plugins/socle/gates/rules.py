@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from socle.config import Paths
 from socle.gates.catalog import Catalog, literal, quote
@@ -44,7 +45,7 @@ IDENTIFIER_COLUMNS = {
 OPINION_COLUMNS = ("score", "tier", "support_level", "opinion", "political_opinion", "rank_in_bureau")
 # Tables that score or select people: minors and objectors must never be in them.
 SELECTION_TABLE = re.compile(r"score|contact_list|cell_leader|candidate")
-COMMENT_TEXT_COLUMNS = ("message", "text", "comment_text", "body")
+COMMENT_TEXT_COLUMNS = ("message", "text", "comment_text", "tweet_text", "body")
 COMMENT_TIME_COLUMNS = ("created_time", "created_at", "commented_at", "posted_at", "event_at", "occurred_at")
 ANSWERED_STATUSES = ("done", "completed", "complete", "applied", "answered", "closed", "rejected", "refused")
 ANSWERED_COLUMNS = ("done_at", "answered_at", "completed_at", "applied_at", "closed_at", "responded_at")
@@ -256,6 +257,9 @@ def rule_1(ctx: Context) -> list[str]:
     return queries
 
 
+KINDS = ("normalised", "account", "email", "phone")
+
+
 def _hash_of(column: str, kind: str) -> str:
     """The keyed hash a tombstone holds for this value, whatever its spelling.
 
@@ -263,6 +267,8 @@ def _hash_of(column: str, kind: str) -> str:
     ``lower(trim())``; a phone already in E.164 is its own normal form, so only other
     spellings pay for a phone-number parse.
     """
+    if kind == "normalised":
+        return f"socle_hmac({column})"
     if kind == "account":
         return f"socle_hmac(trim({column}))"
     if kind == "email":
@@ -273,7 +279,13 @@ def _hash_of(column: str, kind: str) -> str:
 
 
 def rule_2(ctx: Context) -> list[str]:
-    """Tombstoned identifiers in warehouse tables, landed Parquet and quarantined rows."""
+    """Tombstoned identifiers in warehouse tables, landed Parquet and quarantined rows.
+
+    Every identifier is hashed once, however many tables and files carry it: the distinct
+    values of every identifier column everywhere are hashed in one pass to find the erased
+    ones (usually none); only then are the rows carrying them counted, per table and column,
+    by plain equality. Hashing per column and table cost a minute at 1 M people.
+    """
     tombstones = ctx.paths.compliance_store / "tombstones.parquet"
     if not tombstones.exists():
         return []
@@ -282,6 +294,8 @@ def rule_2(ctx: Context) -> list[str]:
         "where identifier_hash is not null)"
     )
     queries = []
+    # (relation, value expression, normalisation kind, where it is, for the detail)
+    carriers: list[tuple[str, str, str, str]] = []
     for schema, table in ctx.catalog.tables(WAREHOUSE_SCHEMAS):
         cols = ctx.catalog.cols(schema, table)
         if "person_key" in cols:
@@ -289,35 +303,42 @@ def rule_2(ctx: Context) -> list[str]:
             queries.append(_select("person_key", detail, quote(schema, table), f"person_key in {erased}"))
         for column in IDENTIFIER_COLUMNS:
             if column in cols and cols[column] == "VARCHAR":
-                digest = f"socle_hmac({quote(column)})"  # the warehouse holds normalised values
-                detail = f"{schema}.{table}: {column} of an erased person"
-                where = f"{quote(column)} is not null and {digest} in {erased}"
-                queries.append(_select(digest, detail, quote(schema, table), where))
+                # The warehouse holds normalised values: hashed as they are.
+                carriers.append(
+                    (quote(schema, table), quote(column), "normalised", f"{schema}.{table}: {column}")
+                )
     for label, relation in _landing_entities(ctx.paths.landing):
         cols = _columns_of(ctx, relation)
         for column, kind in IDENTIFIER_COLUMNS.items():
             if column in cols:
-                queries.append(
-                    _landing_hits(relation, quote(column), kind, f"landing {label}: {column}", erased)
-                )
+                carriers.append((relation, quote(column), kind, f"landing {label}: {column}"))
     for label, relation in _landing_entities(ctx.paths.rejected):
         if "_record" in _columns_of(ctx, relation):
             for column, kind in IDENTIFIER_COLUMNS.items():
                 value = f"json_extract_string(_record, {literal('$.' + column)})"
                 source = f"(select {value} as v from {relation} where json_valid(_record))"
-                queries.append(_landing_hits(source, "v", kind, f"quarantine {label}: {column}", erased))
+                carriers.append((source, "v", kind, f"quarantine {label}: {column}"))
+    if not carriers:
+        return queries
+    values = " union ".join(
+        f"select {column} as v, {literal(kind)} as kind from {relation} where {column} is not null"
+        for relation, column, kind, _ in carriers
+    )
+    hashed = "case kind " + " ".join(f"when {literal(k)} then {_hash_of('v', k)}" for k in KINDS) + " end"
+    found = ctx.con.execute(f"select v, kind from ({values}) where {hashed} in {erased}").fetchall()
+    if not found:
+        return queries
+    # The erased values stay in this process: a registered Arrow table, never SQL text or a log.
+    ctx.con.register(
+        "rule_2_erased_values", pa.table({"v": [r[0] for r in found], "kind": [r[1] for r in found]})
+    )
+    for relation, column, kind, where in carriers:
+        hit = f"{column} in (select v from rule_2_erased_values where kind = {literal(kind)})"
+        detail = literal(where + " of an erased person")
+        queries.append(
+            f"select {_key(_hash_of(column, kind))} as key, {detail} as detail from {relation} where {hit}"
+        )
     return queries
-
-
-def _landing_hits(relation: str, column: str, kind: str, where: str, erased: str) -> str:
-    # Hash each distinct identifier once, then count every row that carries an erased one.
-    return f"""
-        with rows as (select {column} as v from {relation} where {column} is not null),
-        hashed as (select v, {_hash_of("v", kind)} as h from (select distinct v from rows))
-        select hashed.h as key, {literal(where + " of an erased person")} as detail
-        from rows inner join hashed on rows.v = hashed.v
-        where hashed.h in {erased}
-    """
 
 
 def rule_3(ctx: Context) -> list[str]:

@@ -1,5 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='visit_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- Incremental: each build stages only the rows landed since the last one (see
+-- landed_after_last_build); erasures delete from the table itself (socle.dsr).
 with source as (
     select * from {{ landing_source('canvass', 'visits') }}
+    {{ landed_after_last_build() }}
 ),
 
 renamed as (
@@ -11,8 +22,8 @@ renamed as (
         bureau_code,
         address,
         lower(trim(outcome)) as outcome,
-        socle_email(volunteer_email) as volunteer_email,
-        socle_email(contact_email) as contact_email,
+        {{ to_email('volunteer_email') }} as volunteer_email,
+        {{ to_email('contact_email') }} as contact_email,
         {{ to_e164("contact_phone") }} as contact_phone,
         coalesce({{ to_bool('door_opened') }}, false) as is_door_opened,
         coalesce({{ to_bool('consent_contact') }}, false) as has_consent_contact,
@@ -22,10 +33,13 @@ renamed as (
     from source
 ),
 
-deduplicated as (
+-- Materialised: the tombstone filter reads it again (distinct identifiers, then the rows).
+deduplicated as materialized (
     select * from renamed
     qualify row_number() over (partition by visit_id order by loaded_at desc, batch_id desc) = 1
 ),
+
+{{ erased_identifiers('deduplicated', ['volunteer_email', 'contact_email', 'contact_phone']) }},
 
 final as (
     select * from deduplicated

@@ -1,11 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='consent_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- Incremental: each build stages only the rows landed since the last one (see
+-- landed_after_last_build); erasures delete from the table itself (socle.dsr).
 with source as (
     select * from {{ landing_source('crm', 'consents') }}
+    {{ landed_after_last_build() }}
 ),
 
 renamed as (
     select
         consent_id,
-        socle_email(email) as email,
+        {{ to_email('email') }} as email,
         {{ to_e164("phone") }} as phone,
         lower(trim(purpose)) as purpose,
         lower(trim(status)) as status,
@@ -18,10 +29,13 @@ renamed as (
     from source
 ),
 
-deduplicated as (
+-- Materialised: the tombstone filter reads it again (distinct identifiers, then the rows).
+deduplicated as materialized (
     select * from renamed
     qualify row_number() over (partition by consent_id order by loaded_at desc, batch_id desc) = 1
 ),
+
+{{ erased_identifiers('deduplicated', ['email', 'phone']) }},
 
 final as (
     select * from deduplicated

@@ -1,5 +1,23 @@
+{#- An erased person's declared accounts are tombstoned as socle_hmac('<kind>:' || id). -#}
+{%- set erasable = [
+    'email',
+    'phone',
+    "'facebook_id:' || lower(facebook_id)",
+    "'x_user_id:' || lower(x_user_id)",
+] -%}
+{{
+    config(
+        materialized='incremental',
+        unique_key='crm_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- Incremental: each build stages only the rows landed since the last one (see
+-- landed_after_last_build); erasures delete from the table itself (socle.dsr).
 with source as (
     select * from {{ landing_source('crm', 'people') }}
+    {{ landed_after_last_build() }}
 ),
 
 renamed as (
@@ -7,7 +25,7 @@ renamed as (
         crm_id,
         trim(first_name) as first_name,
         trim(last_name) as last_name,
-        socle_email(email) as email,
+        {{ to_email('email') }} as email,
         {{ to_e164("phone") }} as phone,
         coalesce(
             try_cast(birth_date as date),
@@ -33,7 +51,8 @@ renamed as (
     from source
 ),
 
-deduplicated as (
+-- Materialised: the tombstone filter reads it again (distinct identifiers, then the rows).
+deduplicated as materialized (
     select * from renamed
     qualify row_number() over (
             partition by crm_id
@@ -41,14 +60,11 @@ deduplicated as (
         ) = 1
 ),
 
+{{ erased_identifiers('deduplicated', erasable) }},
+
 final as (
     select * from deduplicated
-    where {{ not_tombstoned([
-        'email',
-        'phone',
-        "'facebook_id:' || lower(facebook_id)",
-        "'x_user_id:' || lower(x_user_id)",
-    ]) }}
+    where {{ not_tombstoned(erasable) }}
 )
 
 select * from final

@@ -6,7 +6,7 @@ renamed as (
     select
         request_id,
         lower(trim(type)) as request_type,
-        socle_email(email) as email,
+        {{ to_email('email') }} as email,
         {{ to_e164("phone") }} as phone,
         field as rectified_field,
         new_value as rectified_value,
@@ -16,10 +16,13 @@ renamed as (
     from source
 ),
 
-deduplicated as (
+-- Materialised: the tombstone filter reads it again (distinct identifiers, then the rows).
+deduplicated as materialized (
     select * from renamed
     qualify row_number() over (partition by request_id order by loaded_at desc, batch_id desc) = 1
 ),
+
+{{ erased_identifiers('deduplicated', ['email', 'phone']) }},
 
 final as (
     select * from deduplicated

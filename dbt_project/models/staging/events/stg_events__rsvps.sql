@@ -1,12 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='rsvp_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- Incremental: each build stages only the rows landed since the last one (see
+-- landed_after_last_build); erasures delete from the table itself (socle.dsr).
 with source as (
     select * from {{ landing_source('events', 'rsvps') }}
+    {{ landed_after_last_build() }}
 ),
 
 renamed as (
     select
         id as rsvp_id,
         event_id,
-        socle_email(email) as email,
+        {{ to_email('email') }} as email,
         {{ to_e164("phone") }} as phone,
         trim(first_name) as first_name,
         trim(last_name) as last_name,
@@ -21,13 +32,16 @@ renamed as (
     from source
 ),
 
-deduplicated as (
+-- Materialised: the tombstone filter reads it again (distinct identifiers, then the rows).
+deduplicated as materialized (
     select * from renamed
     qualify row_number() over (
             partition by rsvp_id
             order by loaded_at desc, updated_at desc nulls last, batch_id desc
         ) = 1
 ),
+
+{{ erased_identifiers('deduplicated', ['email', 'phone']) }},
 
 final as (
     select * from deduplicated

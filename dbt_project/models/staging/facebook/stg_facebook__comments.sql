@@ -1,5 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='comment_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- Incremental: each build stages only the rows landed since the last one (see
+-- landed_after_last_build); erasures delete from the table itself (socle.dsr).
 with source as (
     select * from {{ landing_source('facebook', 'comments') }}
+    {{ landed_after_last_build() }}
 ),
 
 renamed as (
@@ -16,10 +27,13 @@ renamed as (
     from source
 ),
 
-deduplicated as (
+-- Materialised: the tombstone filter reads it again (distinct identifiers, then the rows).
+deduplicated as materialized (
     select * from renamed
     qualify row_number() over (partition by comment_id order by loaded_at desc, batch_id desc) = 1
 ),
+
+{{ erased_identifiers('deduplicated', ['account_id', "'facebook_id:' || lower(trim(account_id))"]) }},
 
 -- An erased person's declared account is tombstoned as socle_hmac('facebook_id:' || id) by
 -- socle.tombstones; the bare id is matched too.

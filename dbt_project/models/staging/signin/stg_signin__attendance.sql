@@ -1,5 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='attendance_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- Incremental: each build stages only the rows landed since the last one (see
+-- landed_after_last_build); erasures delete from the table itself (socle.dsr).
 with source as (
     select * from {{ landing_source('signin', 'attendance') }}
+    {{ landed_after_last_build() }}
 ),
 
 renamed as (
@@ -10,7 +21,7 @@ renamed as (
         event_id,
         trim(first_name) as first_name,
         trim(last_name) as last_name,
-        socle_email(email) as email,
+        {{ to_email('email') }} as email,
         {{ to_e164("phone") }} as phone,
         postal_code,
         coalesce({{ to_bool('optin_email') }}, false) as has_optin_email,
@@ -21,10 +32,13 @@ renamed as (
     from source
 ),
 
-deduplicated as (
+-- Materialised: the tombstone filter reads it again (distinct identifiers, then the rows).
+deduplicated as materialized (
     select * from renamed
     qualify row_number() over (partition by attendance_id order by loaded_at desc, batch_id desc) = 1
 ),
+
+{{ erased_identifiers('deduplicated', ['email', 'phone']) }},
 
 final as (
     select * from deduplicated

@@ -1,5 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='retweet_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- Incremental: each build stages only the rows landed since the last one (see
+-- landed_after_last_build); erasures delete from the table itself (socle.dsr).
 with source as (
     select * from {{ landing_source('x', 'retweets') }}
+    {{ landed_after_last_build() }}
 ),
 
 renamed as (
@@ -15,10 +26,13 @@ renamed as (
     from source
 ),
 
-deduplicated as (
+-- Materialised: the tombstone filter reads it again (distinct identifiers, then the rows).
+deduplicated as materialized (
     select * from renamed
     qualify row_number() over (partition by retweet_id order by loaded_at desc, batch_id desc) = 1
 ),
+
+{{ erased_identifiers('deduplicated', ['account_id', "'x_user_id:' || lower(trim(account_id))"]) }},
 
 -- An erased person's declared account is tombstoned as socle_hmac('x_user_id:' || id) by
 -- socle.tombstones; the bare id is matched too.
