@@ -2,13 +2,23 @@
 -- latest non-null one from the most trusted source (CRM > events > sign-in > others), unless
 -- the person asked for a rectification (art. 16): the latest rectification of a field wins.
 -- Rectifying an e-mail or a phone changes identity and is done at the source, not here.
-{#- The most trusted, latest record first: source_priority, observed_at desc nulls last,
-    record_id. As an arg_min key (one hash aggregate) rather than first(... order by ...),
-    which sorted every person's records once per attribute (16 sorts of ~10 M rows at M). -#}
-{%- set by_priority = "(source_priority, observed_at is null, coalesce(-epoch_us(observed_at), 0), record_id)"
-%}
+{#- Each attribute comes from the most trusted, latest record that has it: records are ranked
+    once per person (source_priority, observed_at desc nulls last, record_id), then each
+    attribute is arg_min(value, rank). 16 first(... order by ...) sorted every person's
+    records once per attribute, and arg_min on a composite key was still 2.6x slower than on
+    the rank (docs/benchmarks.md). #}
 with records as (
-    select * from {{ ref('int_person_records_resolved') }}
+    select
+        resolved.*,
+        row_number() over (
+            partition by resolved.person_key
+            order by
+                resolved.source_priority asc,
+                resolved.observed_at desc nulls last,
+                resolved.record_id asc
+        ) as record_rank
+    from {{ ref('int_person_records_resolved') }} as resolved
+    where resolved.person_key is not null
 ),
 
 requests as (
@@ -47,7 +57,7 @@ support_levels as (
             order by crm_people.observed_at desc nulls last, crm_people.record_id asc
         ) as support_level
     from crm_people
-    inner join records
+    inner join {{ ref('int_person_records_resolved') }} as records
         on records.record_source = 'crm_people' and crm_people.record_id = records.record_id
     where crm_people.support_level is not null
     group by records.person_key
@@ -97,27 +107,27 @@ attributes as (
     select
         person_key,
         min(email) as email,
-        arg_min(phone, {{ by_priority }}) filter (where phone_person_key = person_key) as phone,
-        arg_min(first_name, {{ by_priority }}) filter (where first_name is not null) as first_name,
-        arg_min(last_name, {{ by_priority }}) filter (where last_name is not null) as last_name,
-        arg_min(birth_date, {{ by_priority }}) filter (where birth_date is not null) as birth_date,
-        arg_min(address, {{ by_priority }}) filter (where address is not null) as address,
-        arg_min(postal_code, {{ by_priority }}) filter (where postal_code is not null) as postal_code,
-        arg_min(city, {{ by_priority }}) filter (where city is not null) as city,
-        arg_min(commune_code, {{ by_priority }}) filter (where commune_code is not null) as commune_code,
-        arg_min(iris_code, {{ by_priority }}) filter (where iris_code is not null) as iris_code,
-        arg_min(bureau_code, {{ by_priority }}) filter (where bureau_code is not null) as bureau_code,
-        arg_min(facebook_id, {{ by_priority }}) filter (where facebook_id is not null) as facebook_id,
-        arg_min(x_handle, {{ by_priority }}) filter (where x_handle is not null) as x_handle,
-        arg_min(x_user_id, {{ by_priority }}) filter (where x_user_id is not null) as x_user_id,
-        arg_min(acquisition_source, {{ by_priority }}) filter (
+        arg_min(phone, record_rank) filter (where phone_person_key = person_key) as phone,
+        arg_min(first_name, record_rank) filter (where first_name is not null) as first_name,
+        arg_min(last_name, record_rank) filter (where last_name is not null) as last_name,
+        arg_min(birth_date, record_rank) filter (where birth_date is not null) as birth_date,
+        arg_min(address, record_rank) filter (where address is not null) as address,
+        arg_min(postal_code, record_rank) filter (where postal_code is not null) as postal_code,
+        arg_min(city, record_rank) filter (where city is not null) as city,
+        arg_min(commune_code, record_rank) filter (where commune_code is not null) as commune_code,
+        arg_min(iris_code, record_rank) filter (where iris_code is not null) as iris_code,
+        arg_min(bureau_code, record_rank) filter (where bureau_code is not null) as bureau_code,
+        arg_min(facebook_id, record_rank) filter (where facebook_id is not null) as facebook_id,
+        arg_min(x_handle, record_rank) filter (where x_handle is not null) as x_handle,
+        arg_min(x_user_id, record_rank) filter (where x_user_id is not null) as x_user_id,
+        arg_min(acquisition_source, record_rank) filter (
             where acquisition_source is not null
         ) as acquisition_source,
         coalesce(
-            arg_min(is_member, {{ by_priority }}) filter (where is_member is not null), false
+            arg_min(is_member, record_rank) filter (where is_member is not null), false
         ) as is_member,
         coalesce(
-            arg_min(leads_cell, {{ by_priority }}) filter (where leads_cell is not null), false
+            arg_min(leads_cell, record_rank) filter (where leads_cell is not null), false
         ) as leads_cell,
         count(*) as record_count,
         min(first_observed_at) as first_seen_at,
