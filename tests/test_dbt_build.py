@@ -313,7 +313,7 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def query(home: Path, sql: str) -> list[tuple]:
-    """Read the build database as an analyst would: read-only, UDFs registered for staging views."""
+    """Read the build database as an analyst would: read-only, with the identifier functions registered."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
         con = register_udfs(duckdb.connect(str(home / "build" / "warehouse.duckdb"), read_only=True))

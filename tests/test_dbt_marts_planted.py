@@ -86,7 +86,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
-    """Read the build as an analyst would: read-only, UDFs registered for staging views."""
+    """Read the build as an analyst would: read-only, with the identifier functions registered."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
         con = register_udfs(duckdb.connect(str(home / "build" / "warehouse.duckdb"), read_only=True))

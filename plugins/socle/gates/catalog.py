@@ -18,8 +18,8 @@ from socle.identity import register_sql_functions
 
 @dataclass(frozen=True)
 class Catalog:
-    """Relations and their columns. ``tables()`` lists base tables only: staging views read
-    the landing zone, which the rules scan directly."""
+    """Relations and their columns. ``tables()`` lists base tables only (staging is tables;
+    the views over them, such as ``int_person_records``, hold nothing of their own)."""
 
     columns: dict[tuple[str, str], dict[str, str]]
     views: frozenset[tuple[str, str]] = frozenset()

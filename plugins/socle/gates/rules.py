@@ -180,9 +180,10 @@ def _objectors(ctx: Context) -> str:
 
 
 def _readable(ctx: Context, schema: str, view: str) -> bool:
-    """Whether a staging view can be read now: it reads landed files, which erasure and
-    retention may have removed since the build (a source with nothing left is not a violation;
-    the request ledger still lists every request)."""
+    """Whether a staging relation can be read now. A view over landed files (as staging was
+    before it became tables, and a warehouse published then still has) fails once erasure or
+    retention removed them: a source with nothing left is not a violation, and the request
+    ledger still lists every request."""
     if (schema, view) not in ctx.catalog.columns:
         return False
     try:
