@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 from socle.config import DBT_PROJECT_DIR, paths
+from socle.tombstones import tombstones_path
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +283,7 @@ def tombstones_changed() -> bool:
     makes the next build a full refresh: rare (an erasure), and always correct.
     """
     p = paths()
-    store = p.compliance_store / "tombstones.parquet"
+    store = tombstones_path()
     if not store.exists() or not p.warehouse.exists():
         return False
     with duckdb.connect(str(p.warehouse), read_only=True) as con:

@@ -159,33 +159,25 @@ unioned as (
     select * from social_actions
 ),
 
+actions as (
+    select
+        action_id,
+        person_key,
+        event_id,
+        action_type,
+        event_at
+    from unioned
+    where person_key is not null and event_at is not null
+),
+
 -- Someone checked in on the platform and on the sheet attended once. Only attendances go
 -- through the window (a sort): the other ~90 % of actions pass as they are.
 final as (
-    select
-        action_id,
-        person_key,
-        event_id,
-        action_type,
-        event_at
-    from unioned
-    where
-        person_key is not null
-        and event_at is not null
-        and (action_type != 'attendance' or event_id is null)
+    select * from actions
+    where action_type != 'attendance' or event_id is null
     union all
-    select
-        action_id,
-        person_key,
-        event_id,
-        action_type,
-        event_at
-    from unioned
-    where
-        person_key is not null
-        and event_at is not null
-        and action_type = 'attendance'
-        and event_id is not null
+    select * from actions
+    where action_type = 'attendance' and event_id is not null
     qualify row_number() over (
             partition by person_key, event_id
             order by event_at, action_id

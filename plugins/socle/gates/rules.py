@@ -258,9 +258,6 @@ def rule_1(ctx: Context) -> list[str]:
     return queries
 
 
-KINDS = ("normalised", "account", "email", "phone")
-
-
 def _hash_of(column: str, kind: str) -> str:
     """The keyed hash a tombstone holds for this value, whatever its spelling.
 
@@ -325,7 +322,8 @@ def rule_2(ctx: Context) -> list[str]:
         f"select {column} as v, {literal(kind)} as kind from {relation} where {column} is not null"
         for relation, column, kind, _ in carriers
     )
-    hashed = "case kind " + " ".join(f"when {literal(k)} then {_hash_of('v', k)}" for k in KINDS) + " end"
+    kinds = sorted({kind for _, _, kind, _ in carriers})
+    hashed = "case kind " + " ".join(f"when {literal(k)} then {_hash_of('v', k)}" for k in kinds) + " end"
     found = ctx.con.execute(f"select v, kind from ({values}) where {hashed} in {erased}").fetchall()
     if not found:
         return queries
