@@ -9,6 +9,7 @@ counts and pseudonymous keys only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections import Counter
@@ -576,3 +577,100 @@ def test_incremental_staging_takes_only_new_landings_and_tests_follow_their_cade
     )  # only what landed since the last build
     monkeypatch.setenv(warehouse.DATA_TESTS_EVERY_HOURS, "0")
     assert warehouse.data_tests_due()
+
+
+def land_identity_changes(home: Path) -> None:
+    """An hour after the fixture build: records that create, move, split and remove persons."""
+    fetched = datetime(2026, 11, 28, 10, tzinfo=UTC)
+    crm = _batch("crm", date(2026, 11, 27), fetched=fetched)
+    write_partition(
+        crm,
+        "people",
+        [
+            # Bob's CRM record gets a new e-mail: the record moves to a new person, and Bob's
+            # phone, now seen with two e-mails, stops linking anybody.
+            _person("c2", "robert@example.org", "06.11.11.11.11", updated_at="2026-11-27T10:00:00+01:00"),
+            _person("c10", "lea@example.org", "06 22 22 22 22", is_member=True, support_level="1"),
+        ],
+    )
+    write_partition(crm, "consents", [_consent("k15", "lea@example.org", "profiling")])
+    events = _batch("events", date(2026, 11, 27), fetched=fetched)
+    # Karim's RSVP is corrected to another address: it leaves Karim, who changes nothing else.
+    rsvp = {"id": "r2", "event_id": "e1", "email": "karim.b@example.org", "status": "going"}
+    write_partition(events, "rsvps", [{**rsvp, "updated_at": "2026-11-27T10:00:00+01:00"}])
+    signin = _batch("signin", date(2026, 11, 27), fetched=fetched)
+    write_partition(
+        signin,
+        "attendance",
+        [
+            # Eve's line is corrected: no usable e-mail or phone, so Eve (only known from it) is gone.
+            {
+                "sheet": "reunion-20.csv",
+                "row_number": 2,
+                "event_id": "e1",
+                "signed_at": "2026-11-20T19:00:00+01:00",
+                "first_name": "Eve",
+                "phone": "pas de tel",
+                "optin_email": "non",
+                "optin_sms": "non",
+            },
+            # Someone else signs with Alice's phone: Alice's phone-only sign-in becomes its own person.
+            {
+                "sheet": "reunion-27.csv",
+                "row_number": 1,
+                "event_id": "e1",
+                "signed_at": "2026-11-27T19:00:00+01:00",
+                "first_name": "Nina",
+                "email": "nina@example.org",
+                "phone": "06 12 34 56 78",
+                "optin_email": "oui",
+                "optin_sms": "non",
+            },
+        ],
+    )
+
+
+def test_incremental_persons_match_a_full_rebuild(
+    built_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
+    homes = {}
+    for mode in ("incremental", "full_refresh"):
+        home = homes[mode] = tmp_path / mode
+        shutil.copytree(built_home, home)
+        monkeypatch.setenv("SOCLE_HOME", str(home))  # before landing: the writer lands in SOCLE_HOME
+        land_identity_changes(home)
+        result = warehouse.build(as_of=AS_OF, data_tests=True, full_refresh=mode == "full_refresh")
+        assert result.success, mode  # with the data tests: int_record_persons covers every record
+    compiled = (
+        homes["incremental"] / "build" / "dbt_target" / "compiled" / "socle" / "models" / "intermediate"
+    )
+    assert "touched as materialized" in (compiled / "int_persons.sql").read_text()
+
+    tables = {
+        "persons": "select * exclude (resolved_at) from intermediate.int_persons order by person_key",
+        "identity": "select * exclude (loaded_at) from intermediate.int_identity order by identifier",
+        "records": "select * exclude (resolved_at) from intermediate.int_record_persons order by all",
+        "supporters": "select * from marts.dim_supporter order by person_key",
+        "email_list": "select person_key from restricted.contact_list_email order by 1",
+    }
+
+    def digests(home: Path) -> dict[str, list[str]]:
+        """Each row as a short digest: a failure shows which table differs, never an identifier."""
+        return {
+            name: [hashlib.sha256(repr(row).encode()).hexdigest()[:12] for row in query(home, sql)]
+            for name, sql in tables.items()
+        }
+
+    assert digests(homes["incremental"]) == digests(homes["full_refresh"])
+
+    # ... and the changes really happened.
+    persons = keys(homes["incremental"], "intermediate.int_persons")
+    assert {key("robert@example.org"), key("lea@example.org"), key(ALICE_PHONE), key(KARIM)} <= persons
+    assert key(EVE) not in persons
+    owner = "select person_key from intermediate.int_record_persons where record_id = 'c2'"
+    assert query(homes["incremental"], owner) == [(key("robert@example.org"),)]
+    # Alice's phone is a person of its own (a record carries it alone); Bob's links nobody.
+    conflicting = "select identifier from intermediate.int_identity where is_conflicting"
+    assert query(homes["incremental"], conflicting) == [(ALICE_PHONE,)]
+    assert query(homes["incremental"], "select count(*) from intermediate.int_identity_conflicts") == [(3,)]
