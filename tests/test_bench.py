@@ -99,6 +99,7 @@ def test_tiny_campaign_runs_every_stage_and_passes_the_gates(home: Path):
 
     assert report["gates_passed"] is True
     assert report["gate_failures"] == []
+    assert report["incremental_gates_passed"] is True
     stages = [s["stage"] for s in report["stages"]]
     assert stages == [
         "generate landing",
@@ -107,6 +108,7 @@ def test_tiny_campaign_runs_every_stage_and_passes_the_gates(home: Path):
         "gates",
         "publish",
         "incremental (+1%)",
+        "incremental gates",
         "yardstick query",
     ]
     for stage in report["stages"]:

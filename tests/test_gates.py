@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -204,6 +205,31 @@ def test_declared_social_account_of_an_erased_person_is_caught_in_landing_and_wa
         "landing facebook/comments: from_id of an erased person": 1,
     }
     assert result.examples == (ident_hash("fb-1001"),)
+
+
+def test_rule_2_reads_only_files_new_or_rewritten_since_the_last_clean_run(db: Path, home: Path):
+    from test_gates_support import _tombstones
+
+    p = Paths(home)
+    people_files = sorted((p.landing / "crm" / "people").rglob("*.parquet"))
+    assert finding(db, "rule_2").violations == 0
+    ledger = json.loads((p.build_dir / "rule_2_verified_files.json").read_text())
+    assert str(people_files[0]) in ledger["files"]
+
+    # A verified file is not read again: garbage of the same size and time goes unnoticed...
+    original = people_files[0].read_bytes()
+    stat = people_files[0].stat()
+    people_files[0].write_bytes(b"\0" * len(original))
+    os.utime(people_files[0], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert finding(db, "rule_2").error is None
+    # ... but a rewritten one is read (erasure and retention rewrite files): here with Alice back.
+    people_files[0].write_bytes(original)
+    os.utime(people_files[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    _tombstones(p, [ERASED_EMAIL])  # same list: the ledger still holds
+    assert finding(db, "rule_2").violations == 0
+    # A new tombstone makes every file suspect again: Alice, erased now, is found in the old file.
+    _tombstones(p, [ERASED_EMAIL, PEOPLE["alice"][0]])
+    assert finding(db, "rule_2").details["landing crm/people: email of an erased person"] == 1
 
 
 def test_minor_in_scores_or_with_a_tier_breaks_rule_3(db: Path):

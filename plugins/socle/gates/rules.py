@@ -11,6 +11,9 @@ the day it appears; a table that does not exist has nothing to violate.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,6 +84,9 @@ IDENTIFIER_VALUE_PATTERNS = {
 # One pass finds the rows worth naming: RE2 matches the alternation in a single scan.
 ANY_IDENTIFIER_VALUE = "|".join(f"({p})" for p in IDENTIFIER_VALUE_PATTERNS.values())
 NOTHING = "select cast(null as varchar) as person_key where false"
+# Rule 2: the landed and quarantined files already found free of every erased identifier,
+# for one tombstone list (build directory; deleting it costs one full read of the zone).
+RULE_2_VERIFIED_FILES = "rule_2_verified_files.json"
 
 
 @dataclass(frozen=True)
@@ -199,25 +205,27 @@ def _ts(column: str) -> str:
     return f"coalesce(try_cast({text} as timestamptz), try_strptime({text}, '%Y-%m-%dT%H:%M:%S%z'))"
 
 
-def _landing_entities(root: Path) -> list[tuple[str, str]]:
-    """(``source/entity`` label, parquet glob) of every landed entity under ``root``."""
-    found = []
+def _entity_files(root: Path) -> dict[str, list[Path]]:
+    """Parquet files of every landed entity under ``root``, by ``source/entity`` label."""
+    found: dict[str, list[Path]] = {}
     if not root.exists():
         return found
     for entity_dir in sorted(root.glob("*/*")):
-        if (
-            entity_dir.is_dir()
-            and not entity_dir.parts[-2].startswith("_")
-            and any(entity_dir.rglob("*.parquet"))
-        ):
-            label = f"{entity_dir.parts[-2]}/{entity_dir.parts[-1]}"
-            found.append(
-                (
-                    label,
-                    f"read_parquet({literal(str(entity_dir / '**' / '*.parquet'))}, union_by_name = true)",
-                )
-            )
+        if entity_dir.is_dir() and not entity_dir.parts[-2].startswith("_"):
+            files = sorted(entity_dir.rglob("*.parquet"))
+            if files:
+                found[f"{entity_dir.parts[-2]}/{entity_dir.parts[-1]}"] = files
     return found
+
+
+def _read_parquet(files: list[Path]) -> str:
+    listed = ", ".join(literal(str(f)) for f in files)
+    return f"read_parquet([{listed}], union_by_name = true)"
+
+
+def _landing_entities(root: Path) -> list[tuple[str, str]]:
+    """(``source/entity`` label, parquet relation) of every landed entity under ``root``."""
+    return [(label, _read_parquet(files)) for label, files in _entity_files(root).items()]
 
 
 def _columns_of(ctx: Context, relation: str) -> dict[str, str]:
@@ -276,13 +284,52 @@ def _hash_of(column: str, kind: str) -> str:
     return f"socle_hmac(case when {e164} then trim({column}) else {parsed} end)"
 
 
+class _VerifiedFiles:
+    """Landed and quarantined files rule 2 found free of erased identifiers, for one tombstone list.
+
+    A file is read again when it is new, rewritten (size or modification time changed: erasure
+    and retention rewrite files) or when the tombstone list changed. The hourly gate run thus
+    reads what landed since the last clean run, not the whole zone.
+    """
+
+    def __init__(self, ctx: Context, tombstones: Path):
+        self.path = ctx.paths.build_dir / RULE_2_VERIFIED_FILES
+        self.tombstones = hashlib.sha256(tombstones.read_bytes()).hexdigest()
+        self.stamps: dict[str, list[int]] = {}
+        try:
+            ledger = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            ledger = {}
+        self.verified = ledger.get("files", {}) if ledger.get("tombstones") == self.tombstones else {}
+
+    def unverified(self, files: list[Path]) -> list[Path]:
+        fresh = []
+        for file in files:
+            stat = file.stat()
+            stamp = self.stamps[str(file)] = [stat.st_size, stat.st_mtime_ns]
+            if self.verified.get(str(file)) != stamp:
+                fresh.append(file)
+        return fresh
+
+    def all_clean(self) -> None:
+        """Every file seen is free of erased identifiers: remember them (atomically)."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"tombstones": self.tombstones, "files": self.stamps}))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a read-only home: the next run reads every file again, which is only slower
+
+
 def rule_2(ctx: Context) -> list[str]:
     """Tombstoned identifiers in warehouse tables, landed Parquet and quarantined rows.
 
     Every identifier is hashed once, however many tables and files carry it: the distinct
     values of every identifier column everywhere are hashed in one pass to find the erased
     ones (usually none); only then are the rows carrying them counted, per table and column,
-    by plain equality. Hashing per column and table cost a minute at 1 M people.
+    by plain equality. Hashing per column and table cost a minute at 1 M people. Landed and
+    quarantined files already found clean against the same tombstones are not read again.
     """
     tombstones = ctx.paths.compliance_store / "tombstones.parquet"
     if not tombstones.exists():
@@ -305,18 +352,23 @@ def rule_2(ctx: Context) -> list[str]:
                 carriers.append(
                     (quote(schema, table), quote(column), "normalised", f"{schema}.{table}: {column}")
                 )
-    for label, relation in _landing_entities(ctx.paths.landing):
-        cols = _columns_of(ctx, relation)
-        for column, kind in IDENTIFIER_COLUMNS.items():
-            if column in cols:
-                carriers.append((relation, quote(column), kind, f"landing {label}: {column}"))
-    for label, relation in _landing_entities(ctx.paths.rejected):
-        if "_record" in _columns_of(ctx, relation):
+    verified = _VerifiedFiles(ctx, tombstones)
+    for label, files in _entity_files(ctx.paths.landing).items():
+        if fresh := verified.unverified(files):
+            relation = _read_parquet(fresh)
+            cols = _columns_of(ctx, relation)
+            for column, kind in IDENTIFIER_COLUMNS.items():
+                if column in cols:
+                    carriers.append((relation, quote(column), kind, f"landing {label}: {column}"))
+    for label, files in _entity_files(ctx.paths.rejected).items():
+        fresh = verified.unverified(files)
+        if fresh and "_record" in _columns_of(ctx, relation := _read_parquet(fresh)):
             for column, kind in IDENTIFIER_COLUMNS.items():
                 value = f"json_extract_string(_record, {literal('$.' + column)})"
                 source = f"(select {value} as v from {relation} where json_valid(_record))"
                 carriers.append((source, "v", kind, f"quarantine {label}: {column}"))
     if not carriers:
+        verified.all_clean()
         return queries
     values = " union ".join(
         f"select {column} as v, {literal(kind)} as kind from {relation} where {column} is not null"
@@ -326,6 +378,7 @@ def rule_2(ctx: Context) -> list[str]:
     hashed = "case kind " + " ".join(f"when {literal(k)} then {_hash_of('v', k)}" for k in kinds) + " end"
     found = ctx.con.execute(f"select v, kind from ({values}) where {hashed} in {erased}").fetchall()
     if not found:
+        verified.all_clean()
         return queries
     # The erased values stay in this process: a registered Arrow table, never SQL text or a log.
     ctx.con.register(
