@@ -591,9 +591,27 @@ def land_identity_changes(home: Path) -> None:
             # phone, now seen with two e-mails, stops linking anybody.
             _person("c2", "robert@example.org", "06.11.11.11.11", updated_at="2026-11-27T10:00:00+01:00"),
             _person("c10", "lea@example.org", "06 22 22 22 22", is_member=True, support_level="1"),
+            # Alice changes her number: her old one is left on her phone-only sign-in line,
+            # which becomes a person of its own although that line did not change.
+            _person(
+                "c1",
+                ALICE,
+                "06 99 99 99 99",
+                is_member=True,
+                support_level="1",
+                facebook_id="fb-alice",
+                first_name="Alice",
+            ),
         ],
     )
-    write_partition(crm, "consents", [_consent("k15", "lea@example.org", "profiling")])
+    write_partition(
+        crm,
+        "consents",
+        [
+            _consent("k15", "lea@example.org", "profiling"),
+            _consent("k2", ALICE, "sms", phone="06 99 99 99 99"),
+        ],
+    )
     events = _batch("events", date(2026, 11, 27), fetched=fetched)
     # Karim's RSVP is corrected to another address: it leaves Karim, who changes nothing else.
     rsvp = {"id": "r2", "event_id": "e1", "email": "karim.b@example.org", "status": "going"}
@@ -614,7 +632,7 @@ def land_identity_changes(home: Path) -> None:
                 "optin_email": "non",
                 "optin_sms": "non",
             },
-            # Someone else signs with Alice's phone: Alice's phone-only sign-in becomes its own person.
+            # Someone else signs with Bob's phone, which Robert now carries too.
             {
                 "sheet": "reunion-27.csv",
                 "row_number": 1,
@@ -622,7 +640,7 @@ def land_identity_changes(home: Path) -> None:
                 "signed_at": "2026-11-27T19:00:00+01:00",
                 "first_name": "Nina",
                 "email": "nina@example.org",
-                "phone": "06 12 34 56 78",
+                "phone": "06 11 11 11 11",
                 "optin_email": "oui",
                 "optin_sms": "non",
             },
@@ -649,7 +667,7 @@ def test_incremental_persons_match_a_full_rebuild(
 
     tables = {
         "persons": "select * exclude (resolved_at) from intermediate.int_persons order by person_key",
-        "identity": "select * exclude (loaded_at) from intermediate.int_identity order by identifier",
+        "identity": "select * exclude (loaded_at, resolved_at) from intermediate.int_identity order by 1",
         "records": "select * exclude (resolved_at) from intermediate.int_record_persons order by all",
         "supporters": "select * from marts.dim_supporter order by person_key",
         "email_list": "select person_key from restricted.contact_list_email order by 1",
@@ -670,7 +688,9 @@ def test_incremental_persons_match_a_full_rebuild(
     assert key(EVE) not in persons
     owner = "select person_key from intermediate.int_record_persons where record_id = 'c2'"
     assert query(homes["incremental"], owner) == [(key("robert@example.org"),)]
-    # Alice's phone is a person of its own (a record carries it alone); Bob's links nobody.
+    # Alice's old phone is a person of its own; Bob's, on three e-mails, links nobody.
+    signin = "select person_key from intermediate.int_record_persons where record_id = 'reunion-20.csv:1'"
+    assert query(homes["incremental"], signin) == [(key(ALICE_PHONE),)]
     conflicting = "select identifier from intermediate.int_identity where is_conflicting"
-    assert query(homes["incremental"], conflicting) == [(ALICE_PHONE,)]
-    assert query(homes["incremental"], "select count(*) from intermediate.int_identity_conflicts") == [(3,)]
+    assert query(homes["incremental"], conflicting) == []
+    assert query(homes["incremental"], "select count(*) from intermediate.int_identity_conflicts") == [(2,)]

@@ -150,7 +150,8 @@ final as (
         anchor_type,
         case when is_node then socle_hmac(anchor_identifier) end as person_key,
         is_conflicting,
-        loaded_at
+        loaded_at,
+        now() as resolved_at
     from nodes
     {% if is_incremental() %}
         union all
@@ -162,7 +163,8 @@ final as (
             null as anchor_type,
             null as person_key,
             false as is_conflicting,
-            null as loaded_at
+            null as loaded_at,
+            now() as resolved_at
         from previous_identifiers
         anti join nodes
             on

@@ -6,13 +6,13 @@
         on_schema_change='fail'
     )
 }}
--- The person each record belongs to: through its e-mail, else its phone. Narrow, so the
--- models that only need a record's person join this instead of resolving ~10 M records.
--- Incremental runs resolve again the records loaded since the last run and every record
--- carrying one of their phones (the only identifiers whose person can change, int_identity)
--- and keep the rows that changed (resolved_at says when). A record without a usable e-mail
--- or phone has no person. int_persons recomputes the persons of rows resolved since its
--- last run and of persons whose record count changed.
+-- The person each record belongs to: through its e-mail, else its phone (none when it has
+-- no usable e-mail or phone). Narrow, so the models that only need a record's person join
+-- this instead of resolving ~12 M records. Incremental runs resolve again the records landed
+-- since the last run and every record carrying a phone int_identity resolved again (a phone
+-- is the only identifier whose person can change), and keep the rows that changed
+-- (resolved_at says when). int_persons recomputes the persons of rows resolved since its
+-- last run and the persons whose record count changed.
 with all_records as (
     select
         record_source,
@@ -33,9 +33,16 @@ identity as (
         where all_records.loaded_at > (select max(previous.loaded_at) from {{ this }} as previous)
     ),
 
+    -- Phones resolved again by int_identity in this run (it runs first): a record that did
+    -- not change may still change person through one (its e-mail moved to another phone).
     touched_phones as (
-        select distinct phone from new_records
-        where phone is not null
+        select new_records.phone from new_records
+        where new_records.phone is not null
+        union
+        select identity.identifier from identity
+        where
+            identity.identifier_type = 'phone'
+            and identity.resolved_at > (select max(previous.resolved_at) from {{ this }} as previous)
     ),
 
     records as (
