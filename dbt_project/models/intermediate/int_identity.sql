@@ -20,12 +20,12 @@
 -- After the conflict rule every linking phone has exactly one e-mail, so a component is an
 -- e-mail with its phones (a star): no e-mail reaches another, an e-mail is its own anchor
 -- and a phone's anchor is its e-mail, else itself. No graph walk is needed (a recursive CTE
--- cost 30 s at 1 M people), and a new record changes nothing but its own identifiers:
--- incremental runs resolve again only the phones of records loaded since the last run
--- (from every record carrying them) and add the new e-mails. A phone that stops being a
--- node (it became conflicting and no record carries it alone) comes out without a person
--- and the post-hook deletes it; so does an identifier no record carries any more (a record
--- delivered again with a corrected e-mail).
+-- cost 30 s at 1 M people), and a record changes nothing but its own identifiers:
+-- incremental runs resolve again the e-mails of the records landed since the last run (per
+-- source) and those the re-delivered records carried before, then every phone of every
+-- record carrying one of them, each from all the records carrying it. A phone that stops
+-- being a node (it became conflicting and no record carries it alone) comes out without a
+-- person and the post-hook deletes it; so does an identifier no record carries any more.
 with all_records as (
     select
         record_source,
@@ -37,59 +37,85 @@ with all_records as (
 ),
 
 {% if is_incremental() %}
+    {#- int_record_persons is built from this model, after it: here it still holds the previous
+        run's records (read by name: a ref would be a cycle). #}
     {%- set record_persons = previous_run_relation('int_record_persons') %}
+    {%- if execute and not record_persons %}
+        {{ exceptions.raise_compiler_error("int_identity is incremental but int_record_persons is missing: run a full refresh") }}
+    {%- endif %}
+    -- What each source had delivered at the last run: sources land independently (a batch
+    -- stamped earlier can land after another source's later one), so one watermark per source.
+    watermarks as (
+        select
+            record_persons.record_source,
+            max(record_persons.loaded_at) as loaded_at
+        from {{ record_persons }} as record_persons
+        group by record_persons.record_source
+    ),
+
     new_records as materialized (
         select all_records.* from all_records
-        where all_records.loaded_at > (select max(previous.loaded_at) from {{ this }} as previous)
+        left join watermarks on all_records.record_source = watermarks.record_source
+        where all_records.loaded_at > coalesce(watermarks.loaded_at, '-infinity'::timestamptz)
     ),
 
-    -- The identifiers of a record delivered again may have changed (a corrected e-mail): every
-    -- identifier of the persons it belonged to is resolved again, and dropped if no record
-    -- carries it any more. int_record_persons is built from this model, after it: here it
-    -- still holds the previous run's persons (read by name: a ref would be a cycle).
-    reloaded_persons as (
-        {%- if record_persons %}
-            select record_persons.person_key
-            from {{ record_persons }} as record_persons
-            semi join new_records
-                on
-                    record_persons.record_source = new_records.record_source
-                    and record_persons.record_id = new_records.record_id
-        {%- else %}
-            select cast(null as varchar) as person_key
-            where false
-        {%- endif %}
-    ),
-
+    -- The identifiers a record delivered again carried before (a corrected e-mail or phone):
+    -- resolved again, and dropped if no record carries them any more.
     previous_identifiers as materialized (
         select
-            previous.identifier,
-            previous.identifier_type
-        from {{ this }} as previous
-        semi join reloaded_persons on previous.person_key = reloaded_persons.person_key
-    ),
-
-    touched_phones as (
-        select phone from new_records
-        where phone is not null
-        union
-        select identifier from previous_identifiers
-        where identifier_type = 'phone'
+            record_persons.email,
+            record_persons.phone
+        from {{ record_persons }} as record_persons
+        semi join new_records
+            on
+                record_persons.record_source = new_records.record_source
+                and record_persons.record_id = new_records.record_id
     ),
 
     touched_emails as (
-        select identifier as email from previous_identifiers
-        where identifier_type = 'email'
+        select new_records.email from new_records
+        where new_records.email is not null
+        union
+        select previous_identifiers.email from previous_identifiers
+        where previous_identifiers.email is not null
+    ),
+
+    email_records as (
+        select all_records.* from all_records
+        semi join touched_emails on all_records.email = touched_emails.email
+    ),
+
+    -- A phone is resolved from every record carrying it, never from a part of them.
+    touched_phones as (
+        select new_records.phone from new_records
+        where new_records.phone is not null
+        union
+        select email_records.phone from email_records
+        where email_records.phone is not null
+        union
+        select previous_identifiers.phone from previous_identifiers
+        where previous_identifiers.phone is not null
     ),
 
     records as materialized (
-        select * from new_records
+        select * from email_records
         union all
         select all_records.* from all_records
         semi join touched_phones on all_records.phone = touched_phones.phone
-        union all
-        select all_records.* from all_records
-        semi join touched_emails on all_records.email = touched_emails.email
+    ),
+
+    gone as (
+        select
+            email as identifier,
+            'email' as identifier_type
+        from previous_identifiers
+        where email is not null
+        union
+        select
+            phone as identifier,
+            'phone' as identifier_type
+        from previous_identifiers
+        where phone is not null
     ),
 {% else %}
     records as materialized (
@@ -157,19 +183,19 @@ final as (
         union all
         -- no record carries it any more: out without a person, for the post-hook to delete
         select
-            previous_identifiers.identifier,
-            previous_identifiers.identifier_type,
+            gone.identifier,
+            gone.identifier_type,
             null as anchor_identifier,
             null as anchor_type,
             null as person_key,
             false as is_conflicting,
             null as loaded_at,
             now() as resolved_at
-        from previous_identifiers
+        from gone
         anti join nodes
             on
-                previous_identifiers.identifier = nodes.identifier
-                and previous_identifiers.identifier_type = nodes.identifier_type
+                gone.identifier = nodes.identifier
+                and gone.identifier_type = nodes.identifier_type
     {% else %}
         where is_node
     {% endif %}

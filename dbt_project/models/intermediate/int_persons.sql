@@ -76,7 +76,9 @@ rectifications as (
 
     touched as materialized (
         select record_persons.person_key from record_persons
-        where record_persons.resolved_at > (select max(previous.resolved_at) from {{ this }} as previous)
+        where record_persons.resolved_at > coalesce(
+                (select max(previous.resolved_at) from {{ this }} as previous), '-infinity'::timestamptz
+            )
         union
         select coalesce(persons.person_key, record_counts.person_key) from {{ this }} as persons
         full outer join record_counts on persons.person_key = record_counts.person_key

@@ -28,21 +28,41 @@ identity as (
 ),
 
 {% if is_incremental() %}
-    new_records as materialized (
-        select all_records.* from all_records
-        where all_records.loaded_at > (select max(previous.loaded_at) from {{ this }} as previous)
+    -- One watermark per source: sources land independently (see int_identity).
+    watermarks as (
+        select
+            previous.record_source,
+            max(previous.loaded_at) as loaded_at
+        from {{ this }} as previous
+        group by previous.record_source
     ),
 
-    -- Phones resolved again by int_identity in this run (it runs first): a record that did
-    -- not change may still change person through one (its e-mail moved to another phone).
+    new_records as materialized (
+        select all_records.* from all_records
+        left join watermarks on all_records.record_source = watermarks.record_source
+        where all_records.loaded_at > coalesce(watermarks.loaded_at, '-infinity'::timestamptz)
+    ),
+
+    -- Phones of the new records and those the re-delivered ones carried before, and phones
+    -- int_identity resolved again in this run (it runs first): a record that did not change
+    -- may still change person through one (an e-mail moved to another phone).
     touched_phones as (
         select new_records.phone from new_records
         where new_records.phone is not null
         union
+        select previous.phone from {{ this }} as previous
+        semi join new_records
+            on
+                previous.record_source = new_records.record_source
+                and previous.record_id = new_records.record_id
+        where previous.phone is not null
+        union
         select identity.identifier from identity
         where
             identity.identifier_type = 'phone'
-            and identity.resolved_at > (select max(previous.resolved_at) from {{ this }} as previous)
+            and identity.resolved_at > coalesce(
+                (select max(previous.resolved_at) from {{ this }} as previous), '-infinity'::timestamptz
+            )
     ),
 
     records as (
@@ -61,6 +81,8 @@ resolved as (
     select
         records.record_source,
         records.record_id,
+        records.email,
+        records.phone,
         coalesce(by_email.person_key, by_phone.person_key) as person_key,
         by_phone.person_key as phone_person_key,
         records.loaded_at
@@ -75,6 +97,8 @@ final as (
     select
         resolved.record_source,
         resolved.record_id,
+        resolved.email,
+        resolved.phone,
         resolved.person_key,
         resolved.phone_person_key,
         resolved.loaded_at,
@@ -86,6 +110,8 @@ final as (
         where
             previous.record_id is null
             or resolved.loaded_at is distinct from previous.loaded_at
+            or resolved.email is distinct from previous.email
+            or resolved.phone is distinct from previous.phone
             or resolved.person_key is distinct from previous.person_key
             or resolved.phone_person_key is distinct from previous.phone_person_key
     {% endif %}

@@ -9,8 +9,9 @@
 -- Every comment about the campaign (Facebook comments; X mentions, replies and quotes) and
 -- whether its text uses a term of the hostile lexicon (seed hostile_lexicon). The text is
 -- folded once (lower case, no accents) and tested against the list of terms; it never
--- leaves this model. Incremental: a run reads only the comments landed since the last one,
--- unless the lexicon changed (its digest is on every row), when all are flagged again.
+-- leaves this model. Incremental: a run reads only the comments landed since the last one
+-- (per platform), unless the lexicon changed (its digest is on every row), when all are
+-- flagged again.
 with fb_comments as (
     select * from {{ ref('stg_facebook__comments') }}
 ),
@@ -64,7 +65,14 @@ to_flag as (
     from comments
     {% if is_incremental() %}
         where
-            comments.loaded_at > (select max(previous.loaded_at) from {{ this }} as previous)
+            -- one watermark per platform: they land independently
+            comments.loaded_at > coalesce(
+                (
+                    select max(previous.loaded_at) from {{ this }} as previous
+                    where previous.platform = comments.platform
+                ),
+                '-infinity'::timestamptz
+            )
             or (select max(previous.lexicon_digest) from {{ this }} as previous)
             is distinct from (select lexicon.lexicon_digest from lexicon)
     {% endif %}

@@ -288,13 +288,15 @@ class _VerifiedFiles:
     """Landed and quarantined files rule 2 found free of erased identifiers, for one tombstone list.
 
     A file is read again when it is new, rewritten (size or modification time changed: erasure
-    and retention rewrite files) or when the tombstone list changed. The hourly gate run thus
-    reads what landed since the last clean run, not the whole zone.
+    and retention rewrite files), or when the tombstone list or the identifier columns changed.
+    The hourly gate run thus reads what landed since the last clean run, not the whole zone.
     """
 
     def __init__(self, ctx: Context, tombstones: Path):
         self.path = ctx.paths.build_dir / RULE_2_VERIFIED_FILES
-        self.tombstones = hashlib.sha256(tombstones.read_bytes()).hexdigest()
+        # What the files were checked against: the tombstones and the columns read.
+        checked_against = tombstones.read_bytes() + json.dumps(IDENTIFIER_COLUMNS, sort_keys=True).encode()
+        self.tombstones = hashlib.sha256(checked_against).hexdigest()
         self.stamps: dict[str, list[int]] = {}
         try:
             ledger = json.loads(self.path.read_text())
