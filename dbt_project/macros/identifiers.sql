@@ -109,9 +109,3 @@
         else socle_phone({{ column }})
     end
 {%- endmacro %}
-
-{#- A model of this project as the previous run left it, read without ref(): for a model
-    that runs before it (a ref would be a cycle). None when it does not exist yet. -#}
-{% macro previous_run_relation(model_name) -%}
-    {{ return(adapter.get_relation(database=this.database, schema=this.schema, identifier=model_name)) }}
-{%- endmacro %}

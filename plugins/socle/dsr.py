@@ -652,36 +652,10 @@ def erase_from_database(db: Path, subject: Subject, secret: str) -> dict[str, in
             if n:
                 con.execute(f"delete from {name} where {predicate}")
                 deleted[f"{schema}.{table}"] = n
-        if deleted:
-            deleted.update(_drop_orphan_record_persons(con))
         con.execute("checkpoint")
     if deleted:
         compact(db)
     return deleted
-
-
-# int_record_persons (incremental) holds one row per record of the int_person_records view.
-_ORPHAN_RECORD_PERSONS = (
-    "from intermediate.int_record_persons as resolved where not exists ("
-    "select 1 from intermediate.int_person_records as records "
-    "where records.record_source = resolved.record_source and records.record_id = resolved.record_id)"
-)
-
-
-def _drop_orphan_record_persons(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Rows of ``int_record_persons`` whose record went with the erased rows.
-
-    A staged row can be another person's record too (a canvass visit names its volunteer):
-    incremental builds never see that record go, so it is dropped here; ``int_persons``
-    then recomputes that person because their record count changed.
-    """
-    try:
-        n = con.execute(f"select count(*) {_ORPHAN_RECORD_PERSONS}").fetchone()[0]
-        if n:
-            con.execute(f"delete {_ORPHAN_RECORD_PERSONS}")
-    except duckdb.CatalogException:
-        return {}  # not a dbt-built warehouse (or one from before int_record_persons)
-    return {"intermediate.int_record_persons": n} if n else {}
 
 
 def compact(db: Path) -> None:

@@ -9,7 +9,7 @@ signins as (
 ),
 
 resolved as (
-    select * from {{ ref('int_record_persons') }}
+    select * from {{ ref('int_person_records_resolved') }}
 ),
 
 from_ledger as (
@@ -25,7 +25,6 @@ from_ledger as (
     from consents
     inner join resolved
         on resolved.record_source = 'crm_consents' and consents.consent_id = resolved.record_id
-    where resolved.person_key is not null
 ),
 
 signin_optins as (
@@ -57,7 +56,6 @@ from_signins as (
     from signin_optins
     inner join resolved
         on resolved.record_source = 'signin_attendance' and signin_optins.attendance_id = resolved.record_id
-    where resolved.person_key is not null
 ),
 
 final as (

@@ -33,7 +33,7 @@ retweets as (
 ),
 
 resolved as (
-    select * from {{ ref('int_record_persons') }}
+    select * from {{ ref('int_person_records_resolved') }}
 ),
 
 accounts as (

@@ -1,9 +1,7 @@
 {{ config(materialized='view') }}
 -- A view: materialising ~10 M records x 25 columns cost more (20-40 s at 1 M people) than
 -- the joins it saves; readers take only the columns they need.
--- Every record that may carry a person's identifiers, with the attributes it gives. A record
--- whose e-mail and phone are both unusable stays (it belongs to nobody): when a corrected
--- delivery drops an identifier, the incremental models see the record change.
+-- Every record that carries a person's identifiers, with the attributes it gives.
 -- source_priority orders attribute sources: CRM (1) > events (2) > sign-in (3) > others.
 with crm_people as (
     select * from {{ ref('stg_crm__people') }}
@@ -49,8 +47,7 @@ from_crm as (
         leads_cell,
         1 as source_priority,
         coalesce(updated_at, created_at, loaded_at) as observed_at,
-        coalesce(created_at, updated_at, loaded_at) as first_observed_at,
-        loaded_at
+        coalesce(created_at, updated_at, loaded_at) as first_observed_at
     from crm_people
 ),
 
@@ -64,8 +61,7 @@ from_rsvps as (
         last_name,
         2 as source_priority,
         coalesce(updated_at, loaded_at) as observed_at,
-        coalesce(updated_at, loaded_at) as first_observed_at,
-        loaded_at
+        coalesce(updated_at, loaded_at) as first_observed_at
     from rsvps
 ),
 
@@ -80,25 +76,23 @@ from_signins as (
         postal_code,
         3 as source_priority,
         coalesce(signed_at, loaded_at) as observed_at,
-        coalesce(signed_at, loaded_at) as first_observed_at,
-        loaded_at
+        coalesce(signed_at, loaded_at) as first_observed_at
     from signins
 ),
 
--- A resident becomes a person only when they agreed to be contacted: without that, the
--- visit is a record without identifiers (so a consent withdrawn at the door re-resolves it).
+-- A resident becomes a person only when they agreed to be contacted.
 from_canvass_contacts as (
     select
         'canvass_contacts' as record_source,
         visit_id as record_id,
-        case when has_consent_contact then contact_email end as email,
-        case when has_consent_contact then contact_phone end as phone,
+        contact_email as email,
+        contact_phone as phone,
         bureau_code,
         4 as source_priority,
         coalesce(cast(session_date as timestamptz), loaded_at) as observed_at,
-        coalesce(cast(session_date as timestamptz), loaded_at) as first_observed_at,
-        loaded_at
+        coalesce(cast(session_date as timestamptz), loaded_at) as first_observed_at
     from visits
+    where has_consent_contact
 ),
 
 from_canvass_volunteers as (
@@ -108,8 +102,7 @@ from_canvass_volunteers as (
         volunteer_email as email,
         5 as source_priority,
         coalesce(cast(session_date as timestamptz), loaded_at) as observed_at,
-        coalesce(cast(session_date as timestamptz), loaded_at) as first_observed_at,
-        loaded_at
+        coalesce(cast(session_date as timestamptz), loaded_at) as first_observed_at
     from visits
 ),
 
@@ -121,8 +114,7 @@ from_consents as (
         phone,
         6 as source_priority,
         coalesce(occurred_at, loaded_at) as observed_at,
-        coalesce(occurred_at, loaded_at) as first_observed_at,
-        loaded_at
+        coalesce(occurred_at, loaded_at) as first_observed_at
     from crm_consents
 ),
 
@@ -164,9 +156,9 @@ final as (
         leads_cell,
         source_priority,
         observed_at,
-        first_observed_at,
-        loaded_at
+        first_observed_at
     from unioned
+    where email is not null or phone is not null
 )
 
 select * from final

@@ -1,32 +1,24 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='person_key',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=[
-            "delete from {{ this }} as persons where not exists (
-                select 1 from {{ ref('int_record_persons') }} as records
-                where records.person_key = persons.person_key
-            )"
-        ]
-    )
-}}
 -- One row per person: identifiers and attributes. For each attribute the value kept is the
 -- latest non-null one from the most trusted source (CRM > events > sign-in > others), unless
 -- the person asked for a rectification (art. 16): the latest rectification of a field wins.
 -- Rectifying an e-mail or a phone changes identity and is done at the source, not here.
--- Incremental runs recompute only the persons touched since the last run: those with a
--- record resolved since (int_record_persons.resolved_at), those whose record count changed
--- (a record moved away or is gone), those whose age changed with as_of, and those who made
--- a rights request; the post-hook deletes persons left without a record.
 {#- Each attribute comes from the most trusted, latest record that has it: records are ranked
     once per person (source_priority, observed_at desc nulls last, record_id), then each
     attribute is arg_min(value, rank). 16 first(... order by ...) sorted every person's
     records once per attribute, and arg_min on a composite key was still 2.6x slower than on
     the rank (docs/benchmarks.md). #}
-with record_persons as (
-    select * from {{ ref('int_record_persons') }}
+with records as (
+    select
+        resolved.*,
+        row_number() over (
+            partition by resolved.person_key
+            order by
+                resolved.source_priority asc,
+                resolved.observed_at desc nulls last,
+                resolved.record_id asc
+        ) as record_rank
+    from {{ ref('int_person_records_resolved') }} as resolved
+    where resolved.person_key is not null
 ),
 
 requests as (
@@ -35,6 +27,40 @@ requests as (
 
 identity as (
     select * from {{ ref('int_identity') }}
+),
+
+consents as (
+    select * from {{ ref('int_consent_current') }}
+),
+
+crm_people as (
+    select * from {{ ref('int_person_records') }}
+    where record_source = 'crm_people'
+),
+
+-- A support level is a political opinion (art. 9): kept only for members or people with a
+-- current valid membership-basis or profiling grant, and never after a profiling withdrawal.
+opinion_basis as (
+    select
+        person_key,
+        bool_or((purpose = 'profiling' or lawful_basis = 'membership') and is_granted) as has_grant,
+        bool_or(purpose = 'profiling' and status = 'withdrawn') as has_withdrawn_profiling
+    from consents
+    group by person_key
+),
+
+support_levels as (
+    select
+        records.person_key,
+        first(
+            crm_people.support_level
+            order by crm_people.observed_at desc nulls last, crm_people.record_id asc
+        ) as support_level
+    from crm_people
+    inner join {{ ref('int_person_records_resolved') }} as records
+        on records.record_source = 'crm_people' and crm_people.record_id = records.record_id
+    where crm_people.support_level is not null
+    group by records.person_key
 ),
 
 objections as (
@@ -62,108 +88,6 @@ rectifications as (
             partition by identity.person_key, lower(trim(requests.rectified_field))
             order by requests.received_at desc nulls last, requests.request_id desc
         ) = 1
-),
-
-{% if is_incremental() %}
-    -- Record counts now, to find persons who lost a record (moved to another person, or gone).
-    record_counts as (
-        select
-            person_key,
-            count(*) as record_count
-        from record_persons
-        group by person_key
-    ),
-
-    touched as materialized (
-        select record_persons.person_key from record_persons
-        where record_persons.resolved_at > coalesce(
-                (select max(previous.resolved_at) from {{ this }} as previous), '-infinity'::timestamptz
-            )
-        union
-        select coalesce(persons.person_key, record_counts.person_key) from {{ this }} as persons
-        full outer join record_counts on persons.person_key = record_counts.person_key
-        where persons.record_count is distinct from record_counts.record_count
-        union
-        select person_key from {{ this }}
-        where age is distinct from date_sub('year', birth_date, {{ as_of_date() }})
-        union
-        select person_key from objections
-        union
-        select person_key from rectifications
-    ),
-
-    touched_records as (
-        select record_persons.* from record_persons
-        semi join touched on record_persons.person_key = touched.person_key
-    ),
-{% else %}
-    touched_records as (
-        select * from record_persons
-    ),
-{% endif %}
-
-resolved as (
-    select
-        records.* exclude (support_level),  -- noqa: RF02
-        touched_records.person_key,
-        touched_records.phone_person_key
-    from {{ ref('int_person_records') }} as records
-    inner join touched_records
-        on
-            records.record_source = touched_records.record_source
-            and records.record_id = touched_records.record_id
-),
-
-records as (
-    select
-        resolved.*,
-        row_number() over (
-            partition by resolved.person_key
-            order by
-                resolved.source_priority asc,
-                resolved.observed_at desc nulls last,
-                resolved.record_id asc
-        ) as record_rank
-    from resolved
-    where resolved.person_key is not null
-),
-
-consents as (
-    select * from {{ ref('int_consent_current') }}
-),
-
-crm_people as (
-    select
-        record_id,
-        support_level,
-        observed_at
-    from {{ ref('int_person_records') }}
-    where record_source = 'crm_people'
-),
-
--- A support level is a political opinion (art. 9): kept only for members or people with a
--- current valid membership-basis or profiling grant, and never after a profiling withdrawal.
-opinion_basis as (
-    select
-        person_key,
-        bool_or((purpose = 'profiling' or lawful_basis = 'membership') and is_granted) as has_grant,
-        bool_or(purpose = 'profiling' and status = 'withdrawn') as has_withdrawn_profiling
-    from consents
-    group by person_key
-),
-
-support_levels as (
-    select
-        records.person_key,
-        first(
-            crm_people.support_level
-            order by crm_people.observed_at desc nulls last, crm_people.record_id asc
-        ) as support_level
-    from crm_people
-    inner join touched_records as records
-        on records.record_source = 'crm_people' and crm_people.record_id = records.record_id
-    where crm_people.support_level is not null
-    group by records.person_key
 ),
 
 rectified as (
@@ -248,8 +172,7 @@ final as (
         attributes.leads_cell,
         objections.person_key is not null as is_objector,
         attributes.first_seen_at,
-        attributes.last_seen_at,
-        now() as resolved_at
+        attributes.last_seen_at
     from attributes
     left join objections on attributes.person_key = objections.person_key
     left join rectified on attributes.person_key = rectified.person_key

@@ -1,30 +1,87 @@
 -- Per social account (not per person): explainable activity features over the last
 -- social_watch_days days before as_of, and a label from transparent thresholds (vars).
--- Comments come flagged by int_social_comment_flags (the text never reaches this model), and
--- no name or handle does either; the account is a keyed hash of platform and account id.
+-- The comment text is read only to count lexicon matches: it never reaches this table, nor
+-- does any name or handle; the account is a keyed hash of platform and account id.
 {%- set as_of = as_of_date() %}
 {%- set window_start = "(" ~ as_of ~ " - interval " ~ var('social_watch_days') ~ " day)" %}
 {%- set window_end = "(" ~ as_of ~ " + interval 1 day)" %}
-with comment_flags as (
-    select
-        platform,
-        account_id,
-        comment_id,
-        created_at,
-        is_hostile_language
-    from {{ ref('int_social_comment_flags') }}
-    where
-        account_id is not null
-        and created_at >= {{ window_start }}
-        and created_at < {{ window_end }}
+with fb_comments as (
+    select * from {{ ref('stg_facebook__comments') }}
 ),
 
 fb_reactions as (
     select * from {{ ref('stg_facebook__reactions') }}
 ),
 
+x_tweets as (
+    select * from {{ ref('stg_x__tweets') }}
+),
+
 x_retweets as (
     select * from {{ ref('stg_x__retweets') }}
+),
+
+-- The lexicon as one list of folded terms (lower case, no accents).
+lexicon as (
+    select coalesce(list(distinct strip_accents(lower(trim(term)))), []) as terms
+    from {{ ref('hostile_lexicon') }}
+    where trim(term) != ''
+),
+
+-- Comments: Facebook comments, and mentions/replies/quotes on X (the campaign's own posts
+-- are not comments about it).
+comments as (
+    select
+        'facebook' as platform,
+        account_id,
+        comment_id,
+        created_at,
+        comment_text
+    from fb_comments
+    union all
+    select
+        'x' as platform,
+        account_id,
+        tweet_id as comment_id,
+        created_at,
+        tweet_text as comment_text
+    from x_tweets
+    where tweet_kind in ('mention', 'reply', 'quote')
+),
+
+comments_in_window as (
+    select
+        platform,
+        account_id,
+        comment_id,
+        created_at,
+        strip_accents(lower(coalesce(comment_text, ''))) as folded_text
+    from comments
+    where
+        account_id is not null
+        and created_at >= {{ window_start }}
+        and created_at < {{ window_end }}
+),
+
+-- Each comment's text is folded once, then tested against the list of terms: a join on
+-- contains() folded it again for every term and regrouped millions of comments (104 s at M).
+comment_flags as (
+    select
+        comments_in_window.platform,
+        comments_in_window.account_id,
+        comments_in_window.comment_id,
+        comments_in_window.created_at,
+        coalesce(
+            list_bool_or(
+                list_transform(
+                    lexicon.terms,
+                    lambda term: contains(comments_in_window.folded_text, term)  -- noqa: RF02
+                )
+            ),
+            false
+        ) as is_hostile_language
+    from comments_in_window
+    cross join lexicon
 ),
 
 hourly as (
