@@ -71,6 +71,11 @@ class Paths:
         return self.home / "compliance"
 
     @property
+    def tombstones(self) -> Path:
+        """The keyed hashes of erased identifiers (DESIGN.md, compliance store)."""
+        return self.compliance_store / "tombstones.parquet"
+
+    @property
     def sandbox(self) -> Path:
         return self.home / "sandbox"
 

@@ -68,7 +68,7 @@ def _read_history(p: Paths) -> list[dict]:
 
 
 def _erased_keys(p: Paths) -> set[str]:
-    tombstones = p.compliance_store / "tombstones.parquet"
+    tombstones = p.tombstones
     if not tombstones.exists():
         return set()
     column = pq.read_table(tombstones, columns=["identifier_hash"]).column(0).to_pylist()

@@ -53,7 +53,7 @@ ACCOUNT_FIELDS = {
 
 
 def tombstones_path() -> Path:
-    return paths().compliance_store / "tombstones.parquet"
+    return paths().tombstones
 
 
 def classify(identifier: str) -> tuple[str, str] | None:

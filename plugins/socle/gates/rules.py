@@ -296,13 +296,14 @@ class _VerifiedFiles:
         self.path = ctx.paths.build_dir / RULE_2_VERIFIED_FILES
         # What the files were checked against: the tombstones and the columns read.
         checked_against = tombstones.read_bytes() + json.dumps(IDENTIFIER_COLUMNS, sort_keys=True).encode()
-        self.tombstones = hashlib.sha256(checked_against).hexdigest()
+        self.checked_against = hashlib.sha256(checked_against).hexdigest()
         self.stamps: dict[str, list[int]] = {}
         try:
             ledger = json.loads(self.path.read_text())
         except (OSError, ValueError):
             ledger = {}
-        self.verified = ledger.get("files", {}) if ledger.get("tombstones") == self.tombstones else {}
+        same_check = ledger.get("checked_against") == self.checked_against
+        self.verified = ledger.get("files", {}) if same_check else {}
 
     def unverified(self, files: list[Path]) -> list[Path]:
         fresh = []
@@ -318,7 +319,7 @@ class _VerifiedFiles:
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"tombstones": self.tombstones, "files": self.stamps}))
+            tmp.write_text(json.dumps({"checked_against": self.checked_against, "files": self.stamps}))
             os.replace(tmp, self.path)
         except OSError:
             pass  # a read-only home: the next run reads every file again, which is only slower
@@ -333,7 +334,7 @@ def rule_2(ctx: Context) -> list[str]:
     by plain equality. Hashing per column and table cost a minute at 1 M people. Landed and
     quarantined files already found clean against the same tombstones are not read again.
     """
-    tombstones = ctx.paths.compliance_store / "tombstones.parquet"
+    tombstones = ctx.paths.tombstones
     if not tombstones.exists():
         return []
     erased = (
