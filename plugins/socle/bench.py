@@ -666,15 +666,18 @@ def run(
 
         build_stage = _timed(stages, "full build", full_build)
 
-        def gates() -> tuple[int, str]:
-            verdict = run_gates()
-            report["gates_passed"] = verdict.passed
-            report["gate_failures"] = verdict.failures()
-            # Warn-severity checks do not block publishing; listed by id only.
-            report["gate_warnings"] = [c.check_id for c in verdict.checks if not c.passed]
-            return int(_count(paths().build_db, "marts", "dim_supporter")), "rows = supporters gated"
+        def gates(prefix: str, note: str) -> Callable[[], tuple[int, str]]:
+            def work() -> tuple[int, str]:
+                verdict = run_gates()
+                report[f"{prefix}gates_passed"] = verdict.passed
+                report[f"{prefix}gate_failures"] = verdict.failures()
+                # Warn-severity checks do not block publishing; listed by id only.
+                report[f"{prefix}gate_warnings"] = [c.check_id for c in verdict.checks if not c.passed]
+                return int(_count(paths().build_db, "marts", "dim_supporter")), note
 
-        _timed(stages, "gates", gates)
+            return work
+
+        _timed(stages, "gates", gates("", "rows = supporters gated"))
 
         def do_publish() -> tuple[int, str]:
             try:
@@ -706,14 +709,8 @@ def run(
 
         _timed(stages, "incremental (+1%)", increment)
 
-        def increment_gates() -> tuple[int, str]:
-            verdict = run_gates()
-            report["incremental_gates_passed"] = verdict.passed
-            report["incremental_gate_failures"] = verdict.failures()
-            supporters = int(_count(paths().build_db, "marts", "dim_supporter"))
-            return supporters, "gates on the incremental build (landed files already verified are not read)"
-
-        _timed(stages, "incremental gates", increment_gates)
+        hourly_note = "gates on the incremental build (landed files already verified are not read)"
+        _timed(stages, "incremental gates", gates("incremental_", hourly_note))
 
         def yardstick() -> tuple[int, str]:
             return run_yardstick(landing, as_of), "hand-written DuckDB over landing Parquet"

@@ -7,6 +7,10 @@
     attribute is arg_min(value, rank). 16 first(... order by ...) sorted every person's
     records once per attribute, and arg_min on a composite key was still 2.6x slower than on
     the rank (docs/benchmarks.md). #}
+{%- set ranked_attributes = [
+    'first_name', 'last_name', 'birth_date', 'address', 'postal_code', 'city', 'commune_code',
+    'iris_code', 'bureau_code', 'facebook_id', 'x_handle', 'x_user_id', 'acquisition_source',
+] %}
 with records as (
     select
         resolved.*,
@@ -108,21 +112,10 @@ attributes as (
         person_key,
         min(email) as email,
         arg_min(phone, record_rank) filter (where phone_person_key = person_key) as phone,
-        arg_min(first_name, record_rank) filter (where first_name is not null) as first_name,
-        arg_min(last_name, record_rank) filter (where last_name is not null) as last_name,
-        arg_min(birth_date, record_rank) filter (where birth_date is not null) as birth_date,
-        arg_min(address, record_rank) filter (where address is not null) as address,
-        arg_min(postal_code, record_rank) filter (where postal_code is not null) as postal_code,
-        arg_min(city, record_rank) filter (where city is not null) as city,
-        arg_min(commune_code, record_rank) filter (where commune_code is not null) as commune_code,
-        arg_min(iris_code, record_rank) filter (where iris_code is not null) as iris_code,
-        arg_min(bureau_code, record_rank) filter (where bureau_code is not null) as bureau_code,
-        arg_min(facebook_id, record_rank) filter (where facebook_id is not null) as facebook_id,
-        arg_min(x_handle, record_rank) filter (where x_handle is not null) as x_handle,
-        arg_min(x_user_id, record_rank) filter (where x_user_id is not null) as x_user_id,
-        arg_min(acquisition_source, record_rank) filter (
-            where acquisition_source is not null
-        ) as acquisition_source,
+        {%- for attribute in ranked_attributes %}
+            arg_min({{ attribute }}, record_rank)
+            filter (where {{ attribute }} is not null) as {{ attribute }},
+        {%- endfor %}
         coalesce(
             arg_min(is_member, record_rank) filter (where is_member is not null), false
         ) as is_member,
