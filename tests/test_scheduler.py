@@ -80,15 +80,20 @@ def test_scheduler_runs_an_ingest_dag_on_its_schedule_and_the_build_on_its_asset
         )
         try:
             # Only the hourly event ingest and the build run, so one Asset event drives one build.
-            wanted = {INGEST_DAG, "build_warehouse"}
+            # Airflow queues an asset event only for consumers unpaused when it lands, so the
+            # build is unpaused first and the ingest only once the build is seen unpaused.
+            unpause_order = ("build_warehouse", INGEST_DAG)
+            wanted = set(unpause_order)
             db = paths.airflow_home / "airflow.db"
             runs: list[tuple[str, str, str]] = []
             deadline = time.monotonic() + DEADLINE_SECONDS
             while time.monotonic() < deadline:
                 time.sleep(5)
                 assert process.poll() is None, "airflow standalone exited early; see standalone.log"
-                for dag_id in _paused(db, wanted):
-                    _unpause(env, dag_id)
+                paused = _paused(db, wanted)
+                next_to_unpause = next((dag_id for dag_id in unpause_order if dag_id in paused), None)
+                if next_to_unpause:
+                    _unpause(env, next_to_unpause)
                 runs = _runs(db)
                 if _succeeded(runs, INGEST_DAG, "scheduled") and _succeeded(
                     runs, "build_warehouse", "asset_triggered"
