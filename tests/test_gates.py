@@ -9,6 +9,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -26,6 +27,7 @@ from test_gates_support import (
 from socle import landing as landing_module
 from socle.config import EXPECTATIONS_DIR, Paths
 from socle.dsr import LEDGER_SCHEMA, ledger_path
+from socle.gates.catalog import connect_read_only
 from socle.gates.core import CheckResult, GateFailure, GateReport, RuleResult, enforce, measure
 from socle.gates.quality import CHECKS
 from socle.gates.rules import RULES
@@ -230,6 +232,23 @@ def test_rule_2_reads_only_files_new_or_rewritten_since_the_last_clean_run(db: P
     # A new tombstone makes every file suspect again: Alice, erased now, is found in the old file.
     _tombstones(p, [ERASED_EMAIL, PEOPLE["alice"][0]])
     assert finding(db, "rule_2").details["landing crm/people: email of an erased person"] == 1
+
+
+def test_gates_connection_keeps_the_builds_memory_limit(db: Path, monkeypatch: pytest.MonkeyPatch):
+    def setting(con: duckdb.DuckDBPyConnection) -> str:
+        return con.execute("select current_setting('memory_limit')").fetchone()[0]
+
+    def limit(**config: str) -> str:
+        with duckdb.connect(config=config) as con:
+            return setting(con)
+
+    monkeypatch.setenv("SOCLE_DUCKDB_MEMORY", "123MB")
+    with connect_read_only(db) as con:
+        assert setting(con) == limit(memory_limit="123MB")
+    monkeypatch.delenv("SOCLE_DUCKDB_MEMORY")
+    with connect_read_only(db) as con:
+        assert setting(con) == limit(memory_limit="3GB")
+    assert limit(memory_limit="3GB") != limit()  # DuckDB's own default is 80 % of the machine
 
 
 def test_minor_in_scores_or_with_a_tier_breaks_rule_3(db: Path):

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from socle.config import paths
+from socle.config import duckdb_memory_limit, paths
 from socle.landing import METADATA_COLUMNS
 
 # scale → (people, interactions); "custom" takes both as arguments (tests).
@@ -441,7 +441,7 @@ def generate(
         plan += [("events", "events", events)]
     plan += [(s, e, max(1, int(interactions * share))) for (s, e), share in MIX.items()]
     landed: dict[str, int] = {}
-    with duckdb.connect(config={"threads": threads}) as con:
+    with duckdb.connect(config={"threads": threads, "memory_limit": duckdb_memory_limit()}) as con:
         con.execute("set enable_progress_bar = false")  # a bar per COPY floods the log at M
         _macros(con, as_of, people)
         for source, entity, n in plan:
@@ -530,7 +530,7 @@ def yardstick_sql(landing: Path, as_of: datetime) -> str:
 
 def run_yardstick(landing: Path, as_of: datetime, threads: int = 2) -> int:
     """Run the yardstick into a scratch table; returns the number of people scored."""
-    with duckdb.connect(config={"threads": threads}) as con:
+    with duckdb.connect(config={"threads": threads, "memory_limit": duckdb_memory_limit()}) as con:
         con.execute(f"create temp table yardstick as {yardstick_sql(landing, as_of)}")
         return int(con.execute("select count(*) from yardstick").fetchone()[0])
 

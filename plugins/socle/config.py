@@ -17,6 +17,10 @@ PLUGINS_DIR = PROJECT_ROOT / "plugins"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 
 SECRET_ENV = "SOCLE_PSEUDONYM_SECRET"  # noqa: S105 (the variable name, not a secret)
+# DuckDB's memory limit for the build and the gates; it spills to disk past it. The dbt
+# profile reads the same variable with the same default.
+MEMORY_ENV = "SOCLE_DUCKDB_MEMORY"
+DEFAULT_MEMORY = "3GB"
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,10 @@ def home() -> Path:
 
 def paths() -> Paths:
     return Paths(home())
+
+
+def duckdb_memory_limit() -> str:
+    return os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY
 
 
 def pseudonym_secret() -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from socle.config import pseudonym_secret
+from socle.config import duckdb_memory_limit, pseudonym_secret
 from socle.identity import register_sql_functions
 
 
@@ -69,7 +69,12 @@ def connect_read_only(build_db: Path) -> duckdb.DuckDBPyConnection:
     """
     if not build_db.exists():
         raise FileNotFoundError(f"no build database at {build_db}: run the dbt build first")
-    con = duckdb.connect(str(build_db), read_only=True)
+    # The build's memory limit too: unset, DuckDB would take 80 % of the machine's memory.
+    con = duckdb.connect(
+        str(build_db),
+        read_only=True,
+        config={"memory_limit": duckdb_memory_limit()},
+    )
     # The same functions as the dbt plugin, registered without importing dbt (seconds).
     return register_sql_functions(con, pseudonym_secret())
 
