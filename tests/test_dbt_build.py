@@ -312,6 +312,16 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+@pytest.fixture
+def home_copy(built_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the built home, set as the data home, for a test that builds again."""
+    home = tmp_path / "home"
+    shutil.copytree(built_home, home)
+    monkeypatch.setenv("SOCLE_HOME", str(home))
+    monkeypatch.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
+    return home
+
+
 def query(home: Path, sql: str) -> list[tuple]:
     """Read the build database as an analyst would: read-only, with the identifier functions registered."""
     with pytest.MonkeyPatch.context() as mp:
@@ -519,6 +529,37 @@ def test_incremental_rerun_is_stable_and_forgets_a_newly_erased_person(
     assert history == [(1, len(after["scores"]))]
 
 
+def test_consent_history_keeps_a_version_per_change_through_a_full_refresh(home_copy: Path) -> None:
+    home = home_copy
+    history_sql = (
+        "select purpose, status, dbt_valid_from, dbt_valid_to from intermediate.consent_state_history "
+        f"where person_key = '{key(BOB)}' order by purpose, dbt_valid_from"
+    )
+    first = query(home, history_sql)
+    assert [(purpose, status) for purpose, status, _, valid_to in first if valid_to is None] == [
+        ("email", "granted"),
+        ("profiling", "granted"),
+        ("sms", "granted"),
+    ]
+    assert len(first) == 3
+    # Bob withdraws his e-mail consent; the build is a full refresh, which must keep history.
+    write_partition(
+        _batch("crm", date(2026, 11, 27)),
+        "consents",
+        [_consent("k20", BOB, "email", status="withdrawn", occurred_at="2026-11-27T09:00:00+01:00")],
+    )
+    assert warehouse.build(as_of=AS_OF, data_tests=False, full_refresh=True).success
+    second = query(home, history_sql)
+    email = [row for row in second if row[0] == "email"]
+    assert [status for _, status, _, _ in email] == ["granted", "withdrawn"]
+    assert email[0][3] == email[1][2]  # closed when the next version opened
+    assert email[1][3] is None
+    assert [row for row in second if row[0] != "email"] == [row for row in first if row[0] != "email"]
+    assert query(
+        home, "select count(*) - count(distinct dbt_scd_id) from intermediate.consent_state_history"
+    ) == [(0,)]
+
+
 def test_build_works_when_landing_sources_are_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCLE_HOME", str(tmp_path))
     monkeypatch.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
@@ -540,12 +581,9 @@ def test_build_works_when_landing_sources_are_empty(tmp_path: Path, monkeypatch:
 
 
 def test_incremental_staging_takes_only_new_landings_and_tests_follow_their_cadence(
-    built_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    home_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = tmp_path / "home"
-    shutil.copytree(built_home, home)
-    monkeypatch.setenv("SOCLE_HOME", str(home))
-    monkeypatch.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)
+    home = home_copy
     monkeypatch.delenv(warehouse.DATA_TESTS_EVERY_HOURS, raising=False)
     comments = "select comment_id, comment_text from staging.stg_facebook__comments order by 1"
     before = dict(query(home, comments))

@@ -40,7 +40,7 @@ FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 # seeds (points scale) go with staging so every later layer finds them.
 LAYER_SELECTORS: dict[str, tuple[str, ...]] = {
     "staging": ("resource_type:seed", "path:models/staging"),
-    "intermediate": ("path:models/intermediate", "path:snapshots"),
+    "intermediate": ("path:models/intermediate",),
     "marts": ("path:models/marts",),
 }
 DBT_LAYERS: tuple[str, ...] = tuple(LAYER_SELECTORS)
@@ -307,7 +307,7 @@ def build(
 ) -> DbtRunResult:
     """Write step of write-audit-publish: prepare the build copy, then ``dbt build`` on it.
 
-    ``data_tests=False`` builds the models (and snapshot) without dbt's tests; see
+    ``data_tests=False`` builds the models without dbt's tests; see
     ``data_tests_due`` for the cadence the DAG follows. ``full_refresh`` rebuilds the
     incremental models from the whole landing zone (after a change of their columns);
     by default only when ``tombstones_changed()``.
