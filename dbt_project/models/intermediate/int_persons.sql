@@ -2,11 +2,11 @@
 -- latest non-null one from the most trusted source (CRM > events > sign-in > others), unless
 -- the person asked for a rectification (art. 16): the latest rectification of a field wins.
 -- Rectifying an e-mail or a phone changes identity and is done at the source, not here.
-{#- Each attribute comes from the most trusted, latest record that has it: records are ranked
-    once per person (source_priority, observed_at desc nulls last, record_id), then each
-    attribute is arg_min(value, rank). 16 first(... order by ...) sorted every person's
-    records once per attribute, and arg_min on a composite key was still 2.6x slower than on
-    the rank (docs/benchmarks.md). #}
+{#- Each attribute comes from the most trusted, latest record that has it: each record gets
+    one sort key (source_priority, observed_at desc nulls last, then a hash of record_id),
+    then each attribute is arg_min(value, key). 16 first(... order by ...) sorted every
+    person's records once per attribute, and arg_min on a composite key was still 2.6x slower
+    than on a single one (docs/benchmarks.md). #}
 {%- set ranked_attributes = [
     'first_name', 'last_name', 'birth_date', 'address', 'postal_code', 'city', 'commune_code',
     'iris_code', 'bureau_code', 'facebook_id', 'x_handle', 'x_user_id', 'acquisition_source',
@@ -14,13 +14,15 @@
 with records as (
     select
         resolved.*,
-        row_number() over (
-            partition by resolved.person_key
-            order by
-                resolved.source_priority asc,
-                resolved.observed_at desc nulls last,
-                resolved.record_id asc
-        ) as record_rank
+        -- One 128-bit sort key: source priority (bits 100+), undated last (bit 99), newest
+        -- first (inverted microseconds, bits 34-98), then 34 bits of a hash of the record id
+        -- for a deterministic tie-break. The row_number() window it replaces gave the same
+        -- persons at 1 M people, but held every record in memory beside the aggregate: out of
+        -- memory at 5 M people under a 3 GB limit, where the aggregate alone spills.
+        (cast(resolved.source_priority as hugeint) << 100)
+        + (cast(resolved.observed_at is null as hugeint) << 99)
+        + ((cast(9223372036854775807 as hugeint) - coalesce(epoch_us(resolved.observed_at), 0)) << 34)
+        + cast(hash(resolved.record_id) >> 30 as hugeint) as record_rank
     from {{ ref('int_person_records_resolved') }} as resolved
     where resolved.person_key is not null
 ),
