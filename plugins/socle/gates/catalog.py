@@ -75,6 +75,7 @@ def connect_read_only(build_db: Path) -> duckdb.DuckDBPyConnection:
         read_only=True,
         config={"memory_limit": duckdb_memory_limit()},
     )
+    con.execute("set enable_progress_bar = false")  # at scale it floods the task log
     # The same functions as the dbt plugin, registered without importing dbt (seconds).
     return register_sql_functions(con, pseudonym_secret())
 
