@@ -1,9 +1,10 @@
 """Build → gate → publish the warehouse whenever a source family lands new data.
 
 Write-audit-publish: dbt builds a copy of the warehouse layer by layer (each layer its own
-task, log and retry), the GDPR gates validate that copy, and only a copy that passed
-replaces the published file. Every task that writes the warehouse goes through the
-one-slot ``warehouse`` pool (DuckDB has a single writer).
+task, log and retry), the GDPR gates validate that copy, the compliance report is written
+from it, and only a copy that passed is renamed over the published file. Every task that
+writes the warehouse goes through the one-slot ``warehouse`` pool (DuckDB has a single
+writer).
 """
 
 from __future__ import annotations
@@ -85,8 +86,11 @@ def build_warehouse():
         upstream = step
     checked = run_gates()
     upstream >> checked
-    checked >> publish()
-    checked >> write_compliance_report()
+    # The report reads the build file, which publish renames into place: report first. It
+    # runs whatever the verdict; publish needs the gates to have passed.
+    reported = write_compliance_report()
+    checked >> reported
+    [checked, reported] >> publish()
 
 
 build_warehouse()

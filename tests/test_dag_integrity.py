@@ -74,6 +74,17 @@ def test_warehouse_writers_share_the_single_slot_pool(dagbag):
     ), "ingest tasks must never open the warehouse"
 
 
+def test_publish_waits_for_passing_gates_and_the_report_it_moves_the_build_from_under(dagbag):
+    build = dagbag.dags["build_warehouse"]
+    publish = build.get_task("publish")
+    report = build.get_task("write_compliance_report")
+    # The report reads the build file, which publish renames: never both at once.
+    assert publish.upstream_task_ids == {"run_gates", "write_compliance_report"}
+    assert publish.trigger_rule == "all_success"
+    assert report.upstream_task_ids == {"run_gates"}
+    assert report.trigger_rule == "all_done"  # a failed gate is reported too
+
+
 def test_build_is_scheduled_on_every_landing_asset(dagbag):
     from socle.orchestration import LANDING_ASSETS
 

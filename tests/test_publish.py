@@ -16,6 +16,8 @@ from socle.config import Paths
 from socle.gates import enforce, run_gates, seal_path
 from socle.gates.core import GateFailure, file_sha256
 from socle.publish import PublishRefused, publish
+from socle.report import write_compliance_report
+from socle.warehouse import prepare_build_db
 
 
 @pytest.fixture
@@ -55,12 +57,25 @@ def test_validated_build_replaces_the_published_warehouse(home: Path):
     _published(home, 1)
     build = _build(home, 5)
     _seal(build, passed=True)
+    validated = build.read_bytes()
     target = publish()
     assert target == Paths(home).warehouse
-    assert target.read_bytes() == build.read_bytes()
+    assert target.read_bytes() == validated
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.execute("select count(*) from marts.t").fetchone()[0] == 5
+    # Renamed into place, not copied: the build and its verdict are gone with it.
+    assert not build.exists()
+    assert not seal_path(build).exists()
     assert not list(target.parent.glob(".*.tmp"))
+
+
+def test_a_build_is_published_once(home: Path):
+    build = _build(home, 5)
+    _seal(build, passed=True)
+    published = publish().read_bytes()
+    with pytest.raises(PublishRefused, match="nothing to publish"):
+        publish()  # an Airflow retry of a publish that went through
+    assert Paths(home).warehouse.read_bytes() == published
 
 
 @pytest.mark.parametrize("case", ["failed", "no verdict", "changed since validated"])
@@ -127,7 +142,9 @@ def test_gate_verdict_decides_what_is_published(home: Path):
     assert report.passed, report.failures()
     published = publish()
     first = published.read_bytes()
-    # The next build lets an opted-out person into a contact list.
+    # The next build starts from the published warehouse and lets an opted-out person into a
+    # contact list.
+    build = prepare_build_db()
     execute(build, "update intermediate.int_consent_current set status = 'withdrawn' where purpose = 'sms'")
     report = run_gates(build, now=NOW)
     with pytest.raises(
@@ -150,3 +167,21 @@ def test_a_gate_run_that_crashes_leaves_no_verdict_to_publish(home: Path):
     assert not seal_path(build).exists()
     with pytest.raises(PublishRefused, match="no gate verdict"):
         publish()
+
+
+@pytest.mark.integration
+def test_the_report_reads_the_published_warehouse_once_the_build_has_moved_there(home: Path):
+    build = build_campaign(home)
+    # A request recorded only inside the warehouse (an imported ledger table).
+    execute(build, "create schema if not exists compliance")
+    execute(
+        build,
+        "create table compliance.imported_requests as select 'dsr-in-warehouse' as request_id, "
+        "'access' as request_type, ?::timestamptz as received_at, null::timestamptz as answered_at",
+        [NOW],
+    )
+    assert run_gates(build, now=NOW).passed
+    publish()
+    assert not build.exists()
+    html = write_compliance_report(manifest=home / "absent.json", now=NOW).read_text()
+    assert "dsr-in-warehouse" in html

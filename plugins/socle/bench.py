@@ -684,7 +684,7 @@ def run(
                 target = publish()
             except PublishRefused as refused:  # a failed gate is a result to report, not a crash
                 return 0, f"refused: {refused}"
-            return target.stat().st_size // (1 << 20), "rows = MiB copied"
+            return target.stat().st_size // (1 << 20), "rows = MiB renamed into place"
 
         _timed(stages, "publish", do_publish)
 

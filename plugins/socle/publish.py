@@ -1,25 +1,25 @@
 """Publish: the validated build atomically replaces the published warehouse (write-audit-publish).
 
-The build is copied to a temporary file in the target's directory, flushed to disk, then
-renamed over the target (``os.replace`` is atomic on one file system). An analyst who has
-the old file open keeps reading the old file; the next connection sees the new one; nobody
-ever sees a half-copied warehouse.
+The build file is renamed over the target (``os.replace`` is atomic on one file system):
+no byte is copied. An analyst who has the old file open keeps reading the old file; the
+next connection sees the new one; nobody ever sees a half-written warehouse. The build
+file is gone afterwards: the next build starts from a copy of what was published
+(``socle.warehouse.prepare_build_db``), and readers of "the last build" fall back to the
+published file (``last_build``).
 
 Defence in depth: publishing refuses a build whose gate seal (written by
 ``socle.gates.run_gates`` beside the build) is missing, did not pass, or was made for other
-bytes than the ones being copied.
+bytes than the ones being published.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import uuid
 from pathlib import Path
 
 from socle.config import paths
-from socle.gates.core import seal_path
+from socle.gates.core import file_sha256, seal_path
 
 
 class PublishRefused(Exception):
@@ -27,6 +27,8 @@ class PublishRefused(Exception):
 
 
 def _verdict(build_db: Path) -> dict:
+    if not build_db.exists():
+        raise PublishRefused(f"no build at {build_db}: nothing to publish (published already, or not built)")
     seal = seal_path(build_db)
     if not seal.exists():
         raise PublishRefused(f"no gate verdict for {build_db}: run the gates on this build first")
@@ -37,19 +39,26 @@ def _verdict(build_db: Path) -> dict:
     return verdict
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
+def last_build(build_db: Path | None = None) -> Path:
+    """The last build's file: the build copy while it is unpublished, else the published file."""
+    p = paths()
+    build_db = Path(build_db or p.build_db)
+    return build_db if build_db.exists() else p.warehouse
+
+
 def publish(build_db: Path | None = None, target: Path | None = None) -> Path:
     """Replace ``target`` (default ``<home>/warehouse.duckdb``) with the validated build; returns it.
 
-    Raises ``PublishRefused`` when the build has no passing gate verdict, or changed since
-    it was validated.
+    Raises ``PublishRefused`` when there is no build, when it has no passing gate verdict,
+    or when it changed since it was validated.
     """
     p = paths()
     build_db = Path(build_db or p.build_db)
@@ -60,20 +69,12 @@ def publish(build_db: Path | None = None, target: Path | None = None) -> Path:
     if target.with_name(target.name + ".wal").exists():
         # A WAL beside the published file would be replayed onto the new file on next open.
         raise PublishRefused(f"{target} has a write-ahead log: something wrote to the published file")
+    if file_sha256(build_db) != verdict.get("sha256"):
+        raise PublishRefused(f"{build_db} changed after the gates validated it: run the gates again")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    digest = hashlib.sha256()
-    try:
-        with build_db.open("rb") as source, tmp.open("wb") as copy:
-            for block in iter(lambda: source.read(1 << 20), b""):
-                digest.update(block)  # hash what is copied: the bytes published are the bytes validated
-                copy.write(block)
-            copy.flush()
-            os.fsync(copy.fileno())
-        if digest.hexdigest() != verdict.get("sha256"):
-            raise PublishRefused(f"{build_db} changed after the gates validated it: run the gates again")
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)  # the rename itself survives a crash
-    finally:
-        tmp.unlink(missing_ok=True)
+    _fsync(build_db)  # the bytes are on disk before the name points at them
+    os.replace(build_db, target)
+    for directory in {target.parent, build_db.parent}:
+        _fsync(directory)  # the rename itself survives a crash
+    seal_path(build_db).unlink(missing_ok=True)  # the verdict was for a file that has moved on
     return target

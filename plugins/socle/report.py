@@ -26,6 +26,7 @@ from socle.config import DBT_PROJECT_DIR, Paths, paths
 from socle.dsr import request_log_rows
 from socle.gates.catalog import Catalog, connect_read_only
 from socle.gates.rules import RULES, Context, requests_sql
+from socle.publish import last_build
 from socle.retention import retention_windows
 
 TREND_RUNS = 20
@@ -386,7 +387,7 @@ def write_compliance_report(
     """
     p = paths()
     target = Path(target or p.compliance_report)
-    build_db = Path(build_db or p.build_db)
+    build_db = last_build(build_db)
     now = now or datetime.now(UTC)
     runs = _read_history(p)
     latest = runs[-1] if runs else None
