@@ -12,7 +12,7 @@ from test_gates_support import NOW, PEOPLE, build_campaign, execute, key
 
 from socle.config import Paths
 from socle.gates import RULES, GateFailure, enforce, run_gates, seal_path
-from socle.gates.core import file_sha256
+from socle.gates.core import file_state
 from socle.gates.quality import CHECKS
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,7 @@ def test_clean_build_passes_and_the_verdict_is_recorded_three_ways(home: Path):
     assert [r["rule"] for r in line["rules"]] == [r.label for r in RULES]
     seal = json.loads(seal_path(build).read_text())
     assert seal["passed"] is True
-    assert seal["sha256"] == file_sha256(build)
+    assert seal["file"] == file_state(build)  # the file, as the gates left it
     assert (Paths(home).data_docs / "index.html").exists()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,7 +16,7 @@ from test_gates_support import NOW, build_campaign, execute
 
 from socle.config import Paths
 from socle.gates import enforce, run_gates, seal_path
-from socle.gates.core import GateFailure, file_sha256
+from socle.gates.core import GateFailure, file_state, settled_file_state
 from socle.publish import PublishRefused, publish
 from socle.report import write_compliance_report
 from socle.warehouse import prepare_build_db
@@ -29,7 +31,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _seal(build_db: Path, passed: bool) -> None:
     seal = {
         "passed": passed,
-        "sha256": file_sha256(build_db),
+        "file": settled_file_state(build_db),
         "failures": [] if passed else ["rule 1 (x): 1 rows"],
     }
     seal_path(build_db).write_text(json.dumps(seal))
@@ -78,7 +80,10 @@ def test_a_build_is_published_once(home: Path):
     assert Paths(home).warehouse.read_bytes() == published
 
 
-@pytest.mark.parametrize("case", ["failed", "no verdict", "changed since validated"])
+REFUSED = ["failed", "no verdict", "changed since validated", "rewritten in place", "replaced by a twin"]
+
+
+@pytest.mark.parametrize("case", REFUSED)
 def test_unvalidated_build_leaves_published_file_byte_identical(home: Path, case: str):
     before = _published(home, 3).read_bytes()
     build = _build(home, 5)
@@ -87,6 +92,23 @@ def test_unvalidated_build_leaves_published_file_byte_identical(home: Path, case
     elif case == "changed since validated":
         _seal(build, passed=True)
         execute(build, "insert into marts.t values (99)")
+    elif case == "rewritten in place":
+        # Same size, and the modification time set back: only the change time tells.
+        _seal(build, passed=True)
+        sealed = file_state(build)
+        with build.open("r+b") as handle:
+            handle.seek(sealed["size"] // 2)
+            byte = handle.read(1)
+            handle.seek(sealed["size"] // 2)
+            handle.write(bytes([byte[0] ^ 0xFF]))
+        os.utime(build, ns=(sealed["mtime_ns"], sealed["mtime_ns"]))
+        now = file_state(build)
+        assert (now["size"], now["mtime_ns"]) == (sealed["size"], sealed["mtime_ns"])
+    elif case == "replaced by a twin":
+        _seal(build, passed=True)
+        twin = build.with_name("twin.duckdb")
+        shutil.copy2(build, twin)  # same bytes, same modification time: still not what was validated
+        os.replace(twin, build)
     with pytest.raises(PublishRefused):
         publish()
     assert Paths(home).warehouse.read_bytes() == before

@@ -8,8 +8,8 @@ file is gone afterwards: the next build starts from a copy of what was published
 published file (``last_build``).
 
 Defence in depth: publishing refuses a build whose gate seal (written by
-``socle.gates.run_gates`` beside the build) is missing, did not pass, or was made for other
-bytes than the ones being published.
+``socle.gates.run_gates`` beside the build) is missing, did not pass, or was made for
+another file or for this file before a later write (``socle.gates.core.file_state``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from socle.config import paths
-from socle.gates.core import file_sha256, seal_path
+from socle.gates.core import file_state, seal_path
 
 
 class PublishRefused(Exception):
@@ -69,7 +69,7 @@ def publish(build_db: Path | None = None, target: Path | None = None) -> Path:
     if target.with_name(target.name + ".wal").exists():
         # A WAL beside the published file would be replayed onto the new file on next open.
         raise PublishRefused(f"{target} has a write-ahead log: something wrote to the published file")
-    if file_sha256(build_db) != verdict.get("sha256"):
+    if file_state(build_db) != verdict.get("file"):
         raise PublishRefused(f"{build_db} changed after the gates validated it: run the gates again")
     target.parent.mkdir(parents=True, exist_ok=True)
     _fsync(build_db)  # the bytes are on disk before the name points at them

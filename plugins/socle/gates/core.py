@@ -10,7 +10,6 @@ file (``warehouse.duckdb.gate.json``: verdict and SHA-256 of the build as valida
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -281,12 +280,39 @@ def seal_path(build_db: Path) -> Path:
     return build_db.with_name(build_db.name + ".gate.json")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+# Linux stamps file times from a clock that advances in ticks of 1-10 ms (the kernel's HZ),
+# whole seconds on file systems without nanosecond times: two writes within one tick can
+# leave the same times. Sealing waits until the clock is two ticks past the file's last
+# change, so any later write gets a later change time.
+_CLOCK_TICK_NS = 10_000_000
+_SECOND_NS = 1_000_000_000
+
+
+def file_state(path: Path) -> dict[str, int]:
+    """Which file this is (device, inode) and its size, modification and change times (ns).
+
+    Every write changes the change time (ctime), which no user-space call can set back
+    (``touch`` and ``os.utime`` set the modification time only): an unchanged state is an
+    unwritten file. Reading it costs nothing; hashing the file cost 11 s at M (2.4 GB).
+    """
+    st = path.stat()
+    return {
+        "device": st.st_dev,
+        "inode": st.st_ino,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+    }
+
+
+def settled_file_state(path: Path) -> dict[str, int]:
+    """``file_state`` once the clock has moved two ticks past the last change (see above)."""
+    state = file_state(path)
+    tick = _SECOND_NS if state["ctime_ns"] % _SECOND_NS == 0 else _CLOCK_TICK_NS
+    wait_ns = state["ctime_ns"] + 2 * tick - time.time_ns()
+    if wait_ns > 0:
+        time.sleep(min(wait_ns, 2 * _SECOND_NS) / 1e9)  # bounded: a clock set back waits no longer
+    return state
 
 
 def _record(report: GateReport, p: Paths) -> None:
@@ -295,13 +321,13 @@ def _record(report: GateReport, p: Paths) -> None:
     p.compliance_store.mkdir(parents=True, exist_ok=True)
     with (p.compliance_store / "gate_history.jsonl").open("a") as history:
         history.write(json.dumps(summary, sort_keys=True) + "\n")
-    # Hash after the results table is written and the file closed: the seal covers the
-    # exact bytes that publish will copy.
+    # Sealed after the results table is written and the file closed: the seal names the
+    # exact file, in the exact state, that publish may put in place.
     seal = {
         "run_id": report.run_id,
         "run_at": report.run_at.isoformat(),
         "passed": report.passed,
-        "sha256": file_sha256(report.build_db),
+        "file": settled_file_state(report.build_db),
         "failures": report.failures(),
     }
     target = seal_path(report.build_db)
