@@ -4,8 +4,8 @@
 has Great Expectations validate the results and publish Data Docs, then records the verdict
 three times: in the build database (``compliance.gate_results``, published with it), in the
 history file ``<home>/compliance/gate_history.jsonl`` (trends), and in a seal beside the build
-file (``warehouse.duckdb.gate.json``: verdict and SHA-256 of the build as validated) that
-``socle.publish`` checks before publishing.
+file (``warehouse.duckdb.gate.json``: verdict, and the build file's identity and change time
+as validated) that ``socle.publish`` checks before publishing.
 """
 
 from __future__ import annotations
