@@ -14,6 +14,9 @@ from socle.landing import METADATA_COLUMNS
 from socle.warehouse import FAILED_STATUSES
 
 AS_OF = datetime(2026, 11, 1, 12, tzinfo=UTC)
+# A whole campaign goes through the gates, whose retention windows (rule 6) run on the real
+# clock: its interactions must be recent, not dated from a fixed day that ages out.
+TODAY = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 @pytest.fixture
@@ -95,7 +98,7 @@ def test_the_data_home_itself_is_never_used_as_the_scratch_home(home: Path):
 @pytest.mark.integration
 @pytest.mark.timeout(600)
 def test_tiny_campaign_runs_every_stage_and_passes_the_gates(home: Path):
-    report = bench.run("custom", people=300, interactions=3000, as_of=AS_OF)
+    report = bench.run("custom", people=300, interactions=3000, as_of=TODAY)
 
     assert report["gates_passed"] is True
     assert report["gate_failures"] == []
@@ -126,3 +129,28 @@ def test_tiny_campaign_runs_every_stage_and_passes_the_gates(home: Path):
     assert (home / "bench" / "custom" / "warehouse.duckdb").exists()
     with duckdb.connect(str(home / "bench" / "custom" / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from marts.dim_supporter").fetchone()[0] > 0
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_a_stage_that_runs_out_of_memory_is_reported_and_the_report_still_written(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # 16 MB lets DuckDB generate the tiny campaign but not build staging: a real out-of-memory
+    # failure, as the +1 % run of L had, not a simulated one.
+    monkeypatch.setenv("SOCLE_DUCKDB_MEMORY", "16MB")
+    report = bench.run("custom", people=300, interactions=3000, as_of=TODAY)
+
+    stages = report["stages"]
+    assert [s["stage"] for s in stages] == ["generate landing", "landing -> staging"]
+    assert stages[0]["error"] == ""
+    failed = stages[-1]
+    assert report["failed_stage"] == failed["stage"]
+    assert failed["error"].startswith("WarehouseBuildError: dbt build")
+    assert failed["seconds"] > 0 and failed["peak_children_rss_mb"] > 0
+    assert report["full_build_over_yardstick"] is None
+    written = json.loads(Path(report["report_path"]).read_text())
+    assert written["failed_stage"] == "landing -> staging"
+    assert written["stages"] == stages
+    table = bench.format_table(report)
+    assert "FAILED" in table and "stopped: landing -> staging failed" in table

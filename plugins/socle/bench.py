@@ -152,6 +152,7 @@ class Stage:
     peak_rss_mb: float
     peak_children_rss_mb: float
     note: str = ""
+    error: str = ""  # why the stage failed; empty when it completed
 
     @property
     def rows_per_s(self) -> float:
@@ -166,6 +167,7 @@ class Stage:
             "peak_rss_mb": self.peak_rss_mb,
             "peak_children_rss_mb": self.peak_children_rss_mb,
             "note": self.note,
+            "error": self.error,
         }
 
 
@@ -538,10 +540,26 @@ def run_yardstick(landing: Path, as_of: datetime, threads: int = 2) -> int:
 # --- the run -----------------------------------------------------------------------------------
 
 
+class StageFailed(Exception):
+    """A stage failed (its error is in the report): the stages after it are not run."""
+
+
 def _timed(stages: list[Stage], name: str, work: Callable[[], tuple[int, str]]) -> Stage:
+    """Run and time one stage; a failed build or query is recorded as the stage's result.
+
+    A run at scale can fail for a reason worth its figures (out of memory at L): the stage is
+    kept with its time, peak memory and the error, then ``StageFailed`` ends the run, whose
+    report is still written.
+    """
+    from socle.warehouse import WarehouseBuildError  # late, as in run()
+
     _progress(f"{name} ...")
     started = time.perf_counter()
-    rows, note = work()
+    rows, note, error = 0, "", ""
+    try:
+        rows, note = work()
+    except (WarehouseBuildError, duckdb.Error) as failed:
+        error = f"{type(failed).__name__}: {failed}"
     stage = Stage(
         name,
         rows,
@@ -549,8 +567,12 @@ def _timed(stages: list[Stage], name: str, work: Callable[[], tuple[int, str]]) 
         _peak_mb(resource.RUSAGE_SELF),
         _peak_mb(resource.RUSAGE_CHILDREN),
         note,
+        error,
     )
     stages.append(stage)
+    if error:
+        _progress(f"{name} failed after {stage.seconds:.1f}s: {error}")
+        raise StageFailed(name)
     _progress(f"{name}: {rows} rows in {stage.seconds:.1f}s")
     return stage
 
@@ -597,8 +619,9 @@ def run(
     goes to ``reports`` (default ``<SOCLE_HOME>/reports``). With ``reuse_landing`` the
     generated landing zone is kept in ``<SOCLE_HOME>/bench/landing-<scale>-<sizes>/`` and
     hard-linked into later runs of the same sizes and generator (its ``as_of`` is reused):
-    generating M takes minutes. Raises ``ValueError`` on an unknown scale; a failed build
-    raises ``socle.warehouse.WarehouseBuildError``.
+    generating M takes minutes. Raises ``ValueError`` on an unknown scale. A stage whose
+    build or query fails (out of memory at L) is recorded with its error under ``error``,
+    ``failed_stage`` names it, and the stages after it are not run.
     """
     from socle import warehouse  # late: the dbt runner is only needed once data is there
     from socle.gates import run_gates
@@ -631,95 +654,106 @@ def run(
         "load_before": _load(),
     }
     with _data_home(root):
-        landing = paths().landing
-        landed: dict[str, int] = {}
+        try:
+            landing = paths().landing
+            landed: dict[str, int] = {}
 
-        def land() -> tuple[int, str]:
-            nonlocal as_of
-            if reuse_landing:
-                cache = base.home / "bench" / f"landing-{scale}-{people}x{interactions}"
-                cached, as_of, seconds = cached_landing(cache, people, interactions, as_of)
-                shutil.copytree(cache / "landing", landing, copy_function=os.link)
-                landed.update(cached)
-                note = f"reused {cache.name} (generated in {seconds:.0f}s)"
-            else:
-                landed.update(generate(landing, people, interactions, as_of=as_of))
-                note = f"{len(landed)} entities"
-            erased = plant_erasures(people, as_of)
-            return sum(landed.values()), f"{note}; {erased} identifiers tombstoned"
+            def land() -> tuple[int, str]:
+                nonlocal as_of
+                if reuse_landing:
+                    cache = base.home / "bench" / f"landing-{scale}-{people}x{interactions}"
+                    cached, as_of, seconds = cached_landing(cache, people, interactions, as_of)
+                    shutil.copytree(cache / "landing", landing, copy_function=os.link)
+                    landed.update(cached)
+                    note = f"reused {cache.name} (generated in {seconds:.0f}s)"
+                else:
+                    landed.update(generate(landing, people, interactions, as_of=as_of))
+                    note = f"{len(landed)} entities"
+                erased = plant_erasures(people, as_of)
+                return sum(landed.values()), f"{note}; {erased} identifiers tombstoned"
 
-        _timed(stages, "generate landing", land)
-        report["landed"] = dict(landed)
-        report["as_of"] = as_of.isoformat()
+            _timed(stages, "generate landing", land)
+            report["landed"] = dict(landed)
+            report["as_of"] = as_of.isoformat()
 
-        def staging() -> tuple[int, str]:
-            warehouse.prepare_build_db()
-            result = warehouse.build_layer("staging", as_of=as_of.date())
-            return sum(landed.values()), f"{len(result.nodes)} dbt nodes"
+            def staging() -> tuple[int, str]:
+                warehouse.prepare_build_db()
+                result = warehouse.build_layer("staging", as_of=as_of.date())
+                return sum(landed.values()), f"{len(result.nodes)} dbt nodes"
 
-        _timed(stages, "landing -> staging", staging)
+            _timed(stages, "landing -> staging", staging)
 
-        def full_build() -> tuple[int, str]:
-            result = warehouse.build(as_of=as_of.date())
-            report["dbt_nodes_full"] = _dbt_models(result.target_dir)
-            return sum(landed.values()), f"{len(result.nodes)} dbt nodes"
+            def dbt_build(nodes_key: str, **kwargs: object) -> warehouse.DbtRunResult:
+                """``warehouse.build``, its per-node timings kept in the report even if it fails."""
+                try:
+                    result = warehouse.build(as_of=as_of.date(), **kwargs)
+                except warehouse.WarehouseBuildError as failed:
+                    report[nodes_key] = _dbt_models(failed.result.target_dir)
+                    raise
+                report[nodes_key] = _dbt_models(result.target_dir)
+                return result
 
-        build_stage = _timed(stages, "full build", full_build)
+            def full_build() -> tuple[int, str]:
+                result = dbt_build("dbt_nodes_full")
+                return sum(landed.values()), f"{len(result.nodes)} dbt nodes"
 
-        def gates(prefix: str, note: str) -> Callable[[], tuple[int, str]]:
-            def work() -> tuple[int, str]:
-                verdict = run_gates()
-                report[f"{prefix}gates_passed"] = verdict.passed
-                report[f"{prefix}gate_failures"] = verdict.failures()
-                # Warn-severity checks do not block publishing; listed by id only.
-                report[f"{prefix}gate_warnings"] = [c.check_id for c in verdict.checks if not c.passed]
-                return int(_count(paths().build_db, "marts", "dim_supporter")), note
+            _timed(stages, "full build", full_build)
 
-            return work
+            def gates(prefix: str, note: str) -> Callable[[], tuple[int, str]]:
+                def work() -> tuple[int, str]:
+                    verdict = run_gates()
+                    report[f"{prefix}gates_passed"] = verdict.passed
+                    report[f"{prefix}gate_failures"] = verdict.failures()
+                    # Warn-severity checks do not block publishing; listed by id only.
+                    report[f"{prefix}gate_warnings"] = [c.check_id for c in verdict.checks if not c.passed]
+                    return int(_count(paths().build_db, "marts", "dim_supporter")), note
 
-        _timed(stages, "gates", gates("", "rows = supporters gated"))
+                return work
 
-        def do_publish() -> tuple[int, str]:
-            try:
-                target = publish()
-            except PublishRefused as refused:  # a failed gate is a result to report, not a crash
-                return 0, f"refused: {refused}"
-            return target.stat().st_size // (1 << 20), "rows = MiB renamed into place"
+            _timed(stages, "gates", gates("", "rows = supporters gated"))
 
-        _timed(stages, "publish", do_publish)
+            def do_publish() -> tuple[int, str]:
+                try:
+                    target = publish()
+                except PublishRefused as refused:  # a failed gate is a result to report, not a crash
+                    return 0, f"refused: {refused}"
+                return target.stat().st_size // (1 << 20), "rows = MiB renamed into place"
 
-        def increment() -> tuple[int, str]:
-            extra = max(1, int(interactions * INCREMENT_SHARE))
-            added = generate(
-                landing,
-                people,
-                extra,
-                as_of=as_of,
-                offset=interactions * 2,
-                part_prefix="part-bench-inc",
-                with_people=False,
-                fetched_at=as_of + timedelta(hours=1),  # the next hourly fetch
-            )
-            # As the hourly DAG run does: dbt's tests passed in the full build an hour ago.
-            data_tests = warehouse.data_tests_due()
-            result = warehouse.build(as_of=as_of.date(), data_tests=data_tests)
-            report["dbt_nodes_incremental"] = _dbt_models(result.target_dir)
-            tests = "with" if data_tests else "without"
-            return sum(added.values()), f"new parts landed, then dbt build again ({tests} dbt tests)"
+            _timed(stages, "publish", do_publish)
 
-        _timed(stages, "incremental (+1%)", increment)
+            def increment() -> tuple[int, str]:
+                extra = max(1, int(interactions * INCREMENT_SHARE))
+                added = generate(
+                    landing,
+                    people,
+                    extra,
+                    as_of=as_of,
+                    offset=interactions * 2,
+                    part_prefix="part-bench-inc",
+                    with_people=False,
+                    fetched_at=as_of + timedelta(hours=1),  # the next hourly fetch
+                )
+                # As the hourly DAG run does: dbt's tests passed in the full build an hour ago.
+                data_tests = warehouse.data_tests_due()
+                dbt_build("dbt_nodes_incremental", data_tests=data_tests)
+                tests = "with" if data_tests else "without"
+                return sum(added.values()), f"new parts landed, then dbt build again ({tests} dbt tests)"
 
-        hourly_note = "gates on the incremental build (landed files already verified are not read)"
-        _timed(stages, "incremental gates", gates("incremental_", hourly_note))
+            _timed(stages, "incremental (+1%)", increment)
 
-        def yardstick() -> tuple[int, str]:
-            return run_yardstick(landing, as_of), "hand-written DuckDB over landing Parquet"
+            hourly_note = "gates on the incremental build (landed files already verified are not read)"
+            _timed(stages, "incremental gates", gates("incremental_", hourly_note))
 
-        yard_stage = _timed(stages, "yardstick query", yardstick)
+            def yardstick() -> tuple[int, str]:
+                return run_yardstick(landing, as_of), "hand-written DuckDB over landing Parquet"
+
+            _timed(stages, "yardstick query", yardstick)
+        except StageFailed as failed:  # recorded in its stage; the report is still written
+            report["failed_stage"] = str(failed)
     report["stages"] = [s.as_dict() for s in stages]
-    report["full_build_over_yardstick"] = (
-        round(build_stage.seconds / yard_stage.seconds, 1) if yard_stage.seconds > 0 else None
-    )
+    seconds = {s.stage: s.seconds for s in stages}
+    build_s, yard_s = seconds.get("full build"), seconds.get("yardstick query")
+    report["full_build_over_yardstick"] = round(build_s / yard_s, 1) if build_s and yard_s else None
     report["load_after"] = _load()
     reports.mkdir(parents=True, exist_ok=True)
     out = reports / f"bench-{scale}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
@@ -809,14 +843,17 @@ def format_table(report: dict[str, object]) -> str:
     for s in report["stages"]:
         lines.append(
             f"{s['stage']:<22}{s['rows']:>12}{s['seconds']:>10.1f}{s['rows_per_s']:>12.0f}"
-            f"{s['peak_rss_mb']:>9.0f}{s['peak_children_rss_mb']:>10.0f}"
+            f"{s['peak_rss_mb']:>9.0f}{s['peak_children_rss_mb']:>10.0f}" + ("  FAILED" if s["error"] else "")
         )
+    if report.get("failed_stage"):
+        lines.append(f"stopped: {report['failed_stage']} failed (its error is in the JSON report)")
     lines.append(f"full build / yardstick: {report['full_build_over_yardstick']}x")
     lines.append(f"gates passed: {report.get('gates_passed')}")
     return "\n".join(lines)
 
 
 def main(scale: str = "S", *, reuse_landing: bool = False) -> int:
-    """``socle bench --scale S|M|L``: 0 when the run completed and the gates passed."""
+    """``socle bench --scale S|M|L``: 0 when every stage completed and the gates passed."""
     report = run(scale, reuse_landing=reuse_landing)
-    return 0 if report.get("gates_passed") and report.get("incremental_gates_passed") else 1
+    completed = not report.get("failed_stage")
+    return 0 if completed and report.get("gates_passed") and report.get("incremental_gates_passed") else 1
