@@ -33,7 +33,7 @@ from pathlib import Path
 import duckdb
 
 from socle.config import duckdb_memory_limit, paths
-from socle.landing import METADATA_COLUMNS
+from socle.landing import METADATA_COLUMNS, file_sha256
 
 # scale → (people, interactions); "custom" takes both as arguments (tests).
 SCALES: dict[str, tuple[int, int]] = {
@@ -399,21 +399,13 @@ def _write_manifests(con: duckdb.DuckDBPyConnection, entity_dir: Path, part_pref
                 "rows": rows,
                 "erased_dropped": 0,
                 "columns": [c for c in columns if c not in METADATA_COLUMNS],
-                "sha256": _sha256(path),
+                "sha256": file_sha256(path),
             }
             total += rows
         tmp = manifest_path.with_name(f".{manifest_path.name}.tmp")
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
         os.replace(tmp, manifest_path)
     return total
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def generate(

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import calendar
 import csv
-import hashlib
 import html
 import io
 import json
@@ -63,6 +62,7 @@ import pyarrow.parquet as pq
 from socle import tombstones
 from socle.config import paths, pseudonym_secret
 from socle.identity import keyed_hash, normalise_email, normalise_phone
+from socle.landing import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -298,19 +298,11 @@ def _update_manifest(part: Path, rows: int, reason: str) -> None:
     manifest_path = part.parent / "_manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"parts": {}}
     entry = manifest["parts"].setdefault(part.name, {})
-    entry.update(rows=rows, sha256=_sha256(part), rewritten_at=datetime.now(UTC).isoformat())
+    entry.update(rows=rows, sha256=file_sha256(part), rewritten_at=datetime.now(UTC).isoformat())
     entry["rewritten_for"] = reason
     tmp = manifest_path.with_name(f".{manifest_path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
     os.replace(tmp, manifest_path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _scrub_predicate(

@@ -207,7 +207,7 @@ class PartitionWriter:
         self._writer.close()
         self._writer = None
         try:
-            digest = _sha256(self.tmp)
+            digest = file_sha256(self.tmp)
             os.replace(self.tmp, self.target)
         finally:
             self.tmp.unlink(missing_ok=True)
@@ -226,7 +226,8 @@ class PartitionWriter:
         return self.rows
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks (manifests record it for every part)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

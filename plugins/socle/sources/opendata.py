@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from socle.http import HttpClient, SourceError, make_session
-from socle.landing import Batch, Rejection, find_part
+from socle.landing import Batch, Rejection, file_sha256, find_part
 from socle.sources.common import (
     EntitySpec,
     IngestResult,
@@ -394,14 +394,6 @@ def _fetch(
     }
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def ingest(
     settings: Settings,
     start: datetime,
@@ -432,7 +424,7 @@ def ingest(
                 if fetched is None:
                     unchanged.append(part)
                     continue
-                fetched["content_sha256"] = _file_sha256(local)
+                fetched["content_sha256"] = file_sha256(local)
                 if state and state.get("content_sha256") == fetched["content_sha256"]:
                     unchanged.append(part)
                     continue
