@@ -20,12 +20,20 @@
     'status', 'lawful_basis', 'wording_version', 'consent_event_id', 'occurred_at', 'is_valid', 'is_granted'
 ] %}
 {%- set fingerprinted = ['person_key', 'purpose'] + state_columns %}
+-- Each state's fingerprint (key and state, 128 bits) is computed once, on each side: a
+-- (person, purpose) that is new, vanished or changed state has a row whose fingerprint the
+-- other side lacks. The anti-joins hold 16-byte fingerprints where the full outer join they
+-- replace held every state column of both sides (12 M rows each at 5 M people, where the
+-- hourly run ran out of memory under 3 GB).
 with current_state as (
     select
-        person_key,
-        purpose,
-        {{ state_columns | join(', ') }}
-    from {{ ref('int_consent_current') }}
+        consent.person_key,
+        consent.purpose,
+        {%- for column in state_columns %}
+            consent.{{ column }},
+        {%- endfor %}
+        {{ row_fingerprint('consent', fingerprinted) }} as fingerprint
+    from {{ ref('int_consent_current') }} as consent
 ),
 
 -- The build's clock, as the snapshot had it (a macro, so a unit test can set it).
@@ -35,36 +43,26 @@ build_time as (
 
 {% if is_incremental() %}
     open_versions as (
-        select * from {{ this }}
-        where dbt_valid_to is null
-    ),
-
-    -- A (person, purpose) that is new, vanished or changed state has a row whose fingerprint
-    -- (key and state) the other side lacks. The anti-joins hold 16-byte fingerprints where
-    -- the full outer join they replace held every state column of both sides (12 M rows each
-    -- at 5 M people, where the hourly run ran out of memory under 3 GB).
-    open_fingerprints as (
-        select {{ row_fingerprint('open_versions', fingerprinted) }} as fingerprint
-        from open_versions
-    ),
-
-    current_fingerprints as (
-        select {{ row_fingerprint('current_state', fingerprinted) }} as fingerprint
-        from current_state
+        select
+            history.*,
+            {{ row_fingerprint('history', fingerprinted) }} as fingerprint
+        from {{ this }} as history
+        where history.dbt_valid_to is null
     ),
 
     closed_versions as (
-        select open_versions.* replace (build_time.built_at as dbt_valid_to)
+        select
+            open_versions.* exclude (fingerprint, dbt_valid_to),  -- noqa: RF02
+            build_time.built_at as dbt_valid_to
         from open_versions
         cross join build_time
-        anti join current_fingerprints
-            on {{ row_fingerprint('open_versions', fingerprinted) }} = current_fingerprints.fingerprint
+        anti join current_state on open_versions.fingerprint = current_state.fingerprint
     ),
 {% endif %}
 
 new_versions as (
     select
-        current_state.*,
+        current_state.* exclude (fingerprint),  -- noqa: RF02
         build_time.built_at as dbt_updated_at,
         build_time.built_at as dbt_valid_from,
         cast(null as timestamp) as dbt_valid_to,
@@ -78,8 +76,7 @@ new_versions as (
     from current_state
     cross join build_time
     {% if is_incremental() %}
-        anti join open_fingerprints
-            on {{ row_fingerprint('current_state', fingerprinted) }} = open_fingerprints.fingerprint
+        anti join open_versions on current_state.fingerprint = open_versions.fingerprint
     {% endif %}
 )
 
