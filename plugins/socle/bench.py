@@ -678,12 +678,9 @@ def run(
             def dbt_build(nodes_key: str, **kwargs: object) -> warehouse.DbtRunResult:
                 """``warehouse.build``, its per-node timings kept in the report even if it fails."""
                 try:
-                    result = warehouse.build(as_of=as_of.date(), **kwargs)
-                except warehouse.WarehouseBuildError as failed:
-                    report[nodes_key] = _dbt_models(failed.result.target_dir)
-                    raise
-                report[nodes_key] = _dbt_models(result.target_dir)
-                return result
+                    return warehouse.build(as_of=as_of.date(), **kwargs)
+                finally:
+                    report[nodes_key] = _dbt_models(warehouse.build_target_dir())
 
             def full_build() -> tuple[int, str]:
                 result = dbt_build("dbt_nodes_full")
