@@ -84,12 +84,15 @@ comment_flags as (
     cross join lexicon
 ),
 
+-- Comments per account and hour, then per account: the burst (most comments in one hour)
+-- comes out of the same pass as the counts.
 hourly as (
     select
         platform,
         account_id,
-        date_trunc('hour', created_at) as comment_hour,
-        count(*) as comments_in_hour
+        count(*) as comments_in_hour,
+        count(*) filter (where is_hostile_language) as hostile_comments_in_hour,
+        max(created_at) as last_comment_at
     from comment_flags
     group by platform, account_id, date_trunc('hour', created_at)
 ),
@@ -98,19 +101,10 @@ comment_features as (
     select
         platform,
         account_id,
-        count(*) as comment_count,
-        count(*) filter (where is_hostile_language) as hostile_comment_count,
-        min(created_at) as first_comment_at,
-        max(created_at) as last_comment_at
-    from comment_flags
-    group by platform, account_id
-),
-
-burst_features as (
-    select
-        platform,
-        account_id,
-        max(comments_in_hour) as max_comments_in_hour
+        sum(comments_in_hour) as comment_count,
+        sum(hostile_comments_in_hour) as hostile_comment_count,
+        max(comments_in_hour) as max_comments_in_hour,
+        max(last_comment_at) as last_comment_at
     from hourly
     group by platform, account_id
 ),
@@ -148,42 +142,20 @@ reaction_features as (
     group by platform, account_id
 ),
 
-accounts as (
-    select
-        platform,
-        account_id
-    from comment_features
-    union
-    select
-        platform,
-        account_id
-    from reaction_features
-),
-
+-- An account with comments, reactions or both: a full join USING gives each key once.
 features as (
     select
-        socle_hmac(accounts.platform || ':' || lower(trim(accounts.account_id))) as account_key,
-        accounts.platform,
+        socle_hmac(platform || ':' || lower(trim(account_id))) as account_key,
+        platform,
         cast(coalesce(comment_features.comment_count, 0) as bigint) as comment_count,
         cast(coalesce(comment_features.hostile_comment_count, 0) as bigint) as hostile_comment_count,
-        cast(coalesce(burst_features.max_comments_in_hour, 0) as bigint) as max_comments_in_hour,
+        cast(coalesce(comment_features.max_comments_in_hour, 0) as bigint) as max_comments_in_hour,
         cast(coalesce(reaction_features.reaction_count, 0) as bigint) as reaction_count,
         cast(coalesce(reaction_features.angry_reaction_count, 0) as bigint) as angry_reaction_count,
         greatest(comment_features.last_comment_at, reaction_features.last_reacted_post_at)
             as last_seen_at
-    from accounts
-    left join comment_features
-        on
-            accounts.platform = comment_features.platform
-            and accounts.account_id = comment_features.account_id
-    left join burst_features
-        on
-            accounts.platform = burst_features.platform
-            and accounts.account_id = burst_features.account_id
-    left join reaction_features
-        on
-            accounts.platform = reaction_features.platform
-            and accounts.account_id = reaction_features.account_id
+    from comment_features
+    full outer join reaction_features using (platform, account_id)  -- noqa: ST07
 ),
 
 ratios as (
