@@ -122,6 +122,10 @@ def test_tiny_campaign_runs_every_stage_and_passes_the_gates(home: Path):
     assert report["dbt_nodes_full"]
     assert report["dbt_nodes_incremental"]
     assert not [n for n in report["dbt_nodes_full"] if n["status"] in FAILED_STATUSES]
+    # Start offsets show what ran side by side: the first node at 0, a model after its parents.
+    started = {n["node"].rsplit(".", 1)[-1]: n["started"] for n in report["dbt_nodes_full"]}
+    assert min(started.values()) == 0
+    assert started["int_identity"] < started["int_persons"] < started["dim_supporter"]
     # The report is on disk under the caller's home, the scratch campaign under bench/.
     written = json.loads(Path(report["report_path"]).read_text())
     assert Path(report["report_path"]).parent == home / "reports"
