@@ -575,31 +575,21 @@ def _dbt_models(target_dir: Path) -> list[dict[str, object]]:
     ``started`` is the node's start in seconds after the first node's: with two threads,
     it shows which nodes ran side by side and which chain the build waited on.
     """
-    path = target_dir / "run_results.json"
-    if not path.exists():
-        return []
-    results = json.loads(path.read_text()).get("results", [])
-    starts = {r["unique_id"]: _started_at(r) for r in results}
-    first = min((t for t in starts.values() if t is not None), default=None)
-    nodes = [
+    from socle.warehouse import read_run_results
+
+    nodes = read_run_results(target_dir / "run_results.json")
+    first = min((n.started_at for n in nodes if n.started_at is not None), default=0.0)
+    timings = [
         {
-            "node": r["unique_id"],
-            "status": str(r["status"]),
-            "seconds": round(float(r.get("execution_time") or 0.0), 3),
-            "started": None if starts[r["unique_id"]] is None else round(starts[r["unique_id"]] - first, 3),
-            "rows": (r.get("adapter_response") or {}).get("rows_affected"),
+            "node": n.unique_id,
+            "status": n.status,
+            "seconds": round(n.execution_time, 3),
+            "started": None if n.started_at is None else round(n.started_at - first, 3),
+            "rows": n.rows_affected,
         }
-        for r in results
+        for n in nodes
     ]
-    return sorted(nodes, key=lambda n: n["seconds"], reverse=True)
-
-
-def _started_at(result: dict[str, object]) -> float | None:
-    """When dbt started the node (its first timing step), as a POSIX timestamp."""
-    steps = [step["started_at"] for step in result.get("timing") or [] if step.get("started_at")]
-    if not steps:
-        return None
-    return min(datetime.fromisoformat(step.replace("Z", "+00:00")).timestamp() for step in steps)
+    return sorted(timings, key=lambda n: n["seconds"], reverse=True)
 
 
 def _load() -> str:

@@ -73,6 +73,7 @@ class NodeResult:
     failures: int | None
     rows_affected: int | None
     execution_time: float
+    started_at: float | None = None  # POSIX time of the node's first timing step
 
     @property
     def resource_type(self) -> str:
@@ -215,7 +216,7 @@ def dbt(
     result = DbtRunResult(
         args=tuple(args),
         return_code=completed.returncode,
-        nodes=_read_run_results(run_results),
+        nodes=read_run_results(run_results),
         elapsed_seconds=round(time.monotonic() - started, 3),
         log_file=log_file,
         target_dir=target,
@@ -234,7 +235,8 @@ def dbt(
     return result
 
 
-def _read_run_results(path: Path) -> tuple[NodeResult, ...]:
+def read_run_results(path: Path) -> tuple[NodeResult, ...]:
+    """The nodes of a dbt run_results.json (none when the file is missing)."""
     if not path.exists():
         return ()
     payload = json.loads(path.read_text())
@@ -245,9 +247,15 @@ def _read_run_results(path: Path) -> tuple[NodeResult, ...]:
             failures=item.get("failures"),
             rows_affected=(item.get("adapter_response") or {}).get("rows_affected"),
             execution_time=float(item.get("execution_time") or 0.0),
+            started_at=_started_at(item),
         )
         for item in payload.get("results", [])
     )
+
+
+def _started_at(item: dict[str, object]) -> float | None:
+    steps = [step["started_at"] for step in item.get("timing") or [] if step.get("started_at")]
+    return min(datetime.fromisoformat(step).timestamp() for step in steps) if steps else None
 
 
 def _data_tests_marker() -> Path:
