@@ -379,7 +379,14 @@ def rule_2(ctx: Context) -> list[str]:
     )
     kinds = sorted({kind for _, _, kind, _ in carriers})
     hashed = "case kind " + " ".join(f"when {literal(k)} then {_hash_of('v', k)}" for k in kinds) + " end"
-    found = ctx.con.execute(f"select v, kind from ({values}) where {hashed} in {erased}").fetchall()
+    # Deduplicated into a temp table first: in one query DuckDB pushes the filter on the hash
+    # below the union's dedup and hashes every row (~20 M at M, 13.5 s), not each distinct
+    # value (~4 M, 7 s). The temp table lives in this read-only connection's memory only.
+    ctx.con.execute(f"create or replace temp table rule_2_values as {values}")
+    try:
+        found = ctx.con.execute(f"select v, kind from rule_2_values where {hashed} in {erased}").fetchall()
+    finally:
+        ctx.con.execute("drop table rule_2_values")
     if not found:
         verified.all_clean()
         return queries
