@@ -1,21 +1,20 @@
 -- The consent ledger with each event attached to its person. Sign-in sheet opt-ins are
 -- consent grants too, with the wording printed on the sheet (version signin-v1).
+-- Records carrying neither an e-mail nor a phone belong to nobody, as in int_person_records.
 with consents as (
     select * from {{ ref('stg_crm__consents') }}
+    where email is not null or phone is not null
 ),
 
 signins as (
     select * from {{ ref('stg_signin__attendance') }}
-),
-
-resolved as (
-    select * from {{ ref('int_person_records_resolved') }}
+    where (email is not null or phone is not null) and (has_optin_email or has_optin_sms)
 ),
 
 from_ledger as (
     select
         consents.consent_id as consent_event_id,
-        resolved.person_key,
+        {{ resolved_person_key() }} as person_key,
         consents.purpose,
         consents.status,
         coalesce(consents.lawful_basis, 'consent') as lawful_basis,
@@ -23,39 +22,49 @@ from_ledger as (
         coalesce(consents.collected_via, 'crm') as collected_via,
         consents.occurred_at
     from consents
-    inner join resolved
-        on resolved.record_source = 'crm_consents' and consents.consent_id = resolved.record_id
+    {{ join_identity('consents') }}
+),
+
+signin_people as (
+    select
+        signins.attendance_id,
+        signins.has_optin_email,
+        signins.has_optin_sms,
+        signins.signed_at,
+        {{ resolved_person_key() }} as person_key
+    from signins
+    {{ join_identity('signins') }}
 ),
 
 signin_optins as (
     select
         attendance_id,
+        person_key,
         'email' as purpose,
         signed_at
-    from signins
+    from signin_people
     where has_optin_email
     union all
     select
         attendance_id,
+        person_key,
         'sms' as purpose,
         signed_at
-    from signins
+    from signin_people
     where has_optin_sms
 ),
 
 from_signins as (
     select
-        'signin:' || signin_optins.attendance_id || ':' || signin_optins.purpose as consent_event_id,
-        resolved.person_key,
-        signin_optins.purpose,
+        'signin:' || attendance_id || ':' || purpose as consent_event_id,
+        person_key,
+        purpose,
         'granted' as status,
         'consent' as lawful_basis,
         'signin-v1' as wording_version,
         'signin_sheet' as collected_via,
-        signin_optins.signed_at as occurred_at
+        signed_at as occurred_at
     from signin_optins
-    inner join resolved
-        on resolved.record_source = 'signin_attendance' and signin_optins.attendance_id = resolved.record_id
 ),
 
 final as (

@@ -1,5 +1,6 @@
 -- Every action a known person took, one row per action, before points are applied.
--- Social actions count only through accounts linked in int_social_accounts_linked.
+-- Social actions count only through accounts linked in int_social_accounts_linked; the
+-- others belong to the person their record resolves to (macro resolved_person_key).
 with rsvps as (
     select * from {{ ref('stg_events__rsvps') }}
 ),
@@ -32,10 +33,6 @@ retweets as (
     select * from {{ ref('stg_x__retweets') }}
 ),
 
-resolved as (
-    select * from {{ ref('int_person_records_resolved') }}
-),
-
 accounts as (
     select * from {{ ref('int_social_accounts_linked') }}
 ),
@@ -44,7 +41,7 @@ rsvp_people as (
     select
         rsvps.rsvp_id,
         rsvps.event_id,
-        resolved.person_key,
+        {{ resolved_person_key() }} as person_key,
         rsvps.rsvp_status,
         rsvps.has_attended,
         rsvps.is_volunteer,
@@ -52,7 +49,7 @@ rsvp_people as (
         rsvps.updated_at,
         events.starts_at
     from rsvps
-    inner join resolved on resolved.record_source = 'events_rsvps' and rsvps.rsvp_id = resolved.record_id
+    {{ join_identity('rsvps') }}
     left join events on rsvps.event_id = events.event_id
 ),
 
@@ -89,25 +86,23 @@ rsvp_actions as (
 signin_actions as (
     select
         'signin:' || signins.attendance_id as action_id,
-        resolved.person_key,
+        {{ resolved_person_key() }} as person_key,
         signins.event_id,
         'attendance' as action_type,
         signins.signed_at as event_at
     from signins
-    inner join resolved
-        on resolved.record_source = 'signin_attendance' and signins.attendance_id = resolved.record_id
+    {{ join_identity('signins') }}
 ),
 
 canvass_actions as (
     select
         'canvass:' || visits.visit_id as action_id,
-        resolved.person_key,
+        {{ resolved_person_key(phone=false) }} as person_key,
         visits.session_id as event_id,
         'canvass_door' as action_type,
         cast(visits.session_date as timestamptz) as event_at
     from visits
-    inner join resolved
-        on resolved.record_source = 'canvass_volunteers' and visits.visit_id = resolved.record_id
+    {{ join_identity('visits', email='volunteer_email', phone=none) }}
 ),
 
 social_actions as (

@@ -15,11 +15,6 @@ crm_people as (
     where record_source = 'crm_people' and support_level is not null
 ),
 
-resolved as (
-    select * from {{ ref('int_person_records_resolved') }}
-    where record_source = 'crm_people'
-),
-
 opinion_basis as (
     select
         person_key,
@@ -31,15 +26,14 @@ opinion_basis as (
 
 latest_levels as (
     select
-        resolved.person_key,
+        {{ resolved_person_key() }} as person_key,
         first(
             crm_people.support_level
             order by crm_people.observed_at desc nulls last, crm_people.record_id asc
         ) as support_level
     from crm_people
-    inner join resolved on crm_people.record_id = resolved.record_id
-    where resolved.person_key is not null
-    group by resolved.person_key
+    {{ join_identity('crm_people') }}
+    group by {{ resolved_person_key() }}
 ),
 
 final as (
