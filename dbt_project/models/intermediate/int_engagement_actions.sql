@@ -1,3 +1,6 @@
+{{ config(materialized='view') }}
+-- A view: fct_engagement, its one reader, stores these rows with their points; as a table
+-- they were written twice (8 M rows, 326 MB of the 2.4 GB warehouse at 1 M people).
 -- Every action a known person took, one row per action, before points are applied.
 -- Social actions count only through accounts linked in int_social_accounts_linked; the
 -- others belong to the person their record resolves to (macro resolved_person_key).

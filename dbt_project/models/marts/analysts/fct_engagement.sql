@@ -4,16 +4,15 @@
         unique_key='action_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook=[
-            "delete from {{ this }} where action_id not in (select action_id from {{ ref('int_engagement_actions') }})"
-        ]
+        post_hook=["delete from {{ this }} where person_key is null"]
     )
 }}
 -- Every scored action with its points (seed action_points, edited by campaign staff).
 -- Incremental on event time: a run rewrites actions newer than the last loaded one minus a
 -- lookback, plus any older action whose person or points changed (identities merge, the
--- points scale is edited). The post-hook removes actions that disappeared upstream
--- (erased people, withdrawn social_matching), so the table never outlives a consent.
+-- points scale is edited). An action that disappeared upstream (erased people, withdrawn
+-- social_matching) is replaced by a row holding only its id, which the post-hook deletes:
+-- the table never outlives a consent, and the actions (a view) are computed once a run.
 with actions as (
     select * from {{ ref('int_engagement_actions') }}
 ),
@@ -36,12 +35,20 @@ scored as (
 ),
 
 changed as (
-    select scored.*
-    from scored
     {% if is_incremental() %}
-        left join {{ this }} as loaded_action on scored.action_id = loaded_action.action_id
+        select
+            coalesce(scored.action_id, loaded_action.action_id) as action_id,
+            scored.person_key,
+            scored.event_id,
+            scored.action_type,
+            scored.points,
+            scored.event_at,
+            scored.event_date
+        from scored
+        full outer join {{ this }} as loaded_action on scored.action_id = loaded_action.action_id
         where
-            loaded_action.action_id is null
+            scored.action_id is null
+            or loaded_action.action_id is null
             or scored.event_at >= (
                 select max(previous_run.event_at) - to_days({{ var('engagement_lookback_days') }})
                 from {{ this }} as previous_run
@@ -49,6 +56,8 @@ changed as (
             or scored.person_key is distinct from loaded_action.person_key
             or scored.points is distinct from loaded_action.points
             or scored.event_at is distinct from loaded_action.event_at
+    {% else %}
+        select * from scored
     {% endif %}
 ),
 
