@@ -452,12 +452,11 @@ def test_scores_only_for_members_or_profiling_consent_and_adults(built_home: Pat
 
 
 def test_support_level_kept_only_with_a_lawful_basis(built_home: Path) -> None:
-    levels = dict(query(built_home, "select person_key, support_level from intermediate.int_support_levels"))
+    levels = dict(query(built_home, "select person_key, support_level from intermediate.int_persons"))
     assert levels[key(ALICE)] == 1  # member
-    assert key(KARIM) not in levels  # given in the CRM, but no membership or profiling consent
-    for model in ("int_person_records_resolved", "int_persons"):  # read by many: never an opinion
-        columns = {r[0] for r in query(built_home, f"describe intermediate.{model}")}
-        assert "support_level" not in columns
+    assert levels[key(KARIM)] is None  # given in the CRM, but no membership or profiling consent
+    columns = {r[0] for r in query(built_home, "describe intermediate.int_person_records_resolved")}
+    assert "support_level" not in columns
 
 
 def test_attendance_counted_once_and_social_actions_only_through_declared_handles(built_home: Path) -> None:

@@ -331,12 +331,12 @@ def test_score_or_support_level_without_lawful_basis_breaks_rule_5(db: Path):
         "insert into marts.supporter_scores values (?, '1', '1', 4, 3, 'sympathisant', ?)",
         [key("chloe"), NOW.date()],
     )
-    execute(db, "insert into intermediate.int_support_levels values (?, 2)", [key("david")])
+    execute(db, "update intermediate.int_persons set support_level = 2 where person_key = ?", [key("david")])
     result = finding(db, "rule_5")
     assert set(result.examples) == {key("chloe"), key("david")}
     assert result.details == {
         "marts.supporter_scores: score/tier/rank_in_bureau without consent or membership": 1,
-        "intermediate.int_support_levels: support_level without consent or membership": 1,
+        "intermediate.int_persons: support_level without consent or membership": 1,
     }
 
 

@@ -69,9 +69,9 @@ def build_campaign(home: Path) -> Path:
         con.execute(
             """create table intermediate.int_persons (person_key varchar, email varchar, phone varchar,
             first_name varchar, last_name varchar, birth_date date, age integer, is_minor boolean,
-            is_member boolean, leads_cell boolean, is_objector boolean, last_seen_at timestamptz)"""
+            is_member boolean, leads_cell boolean, is_objector boolean, support_level integer,
+            last_seen_at timestamptz)"""
         )
-        con.execute("create table intermediate.int_support_levels (person_key varchar, support_level int)")
         con.execute(
             """create table intermediate.int_consent_current (person_key varchar, purpose varchar,
             status varchar, lawful_basis varchar, wording_version varchar, occurred_at timestamptz,
@@ -113,7 +113,7 @@ def build_campaign(home: Path) -> Path:
             k = key(name)
             birth = TODAY.replace(year=TODAY.year - age) - timedelta(days=10)
             con.execute(
-                "insert into intermediate.int_persons values (?, ?, ?, ?, ?, ?, ?, ?, ?, false, ?, ?)",
+                "insert into intermediate.int_persons values (?, ?, ?, ?, ?, ?, ?, ?, ?, false, ?, ?, ?)",
                 [
                     k,
                     email,
@@ -125,11 +125,10 @@ def build_campaign(home: Path) -> Path:
                     age < 18,
                     member,
                     objector,
+                    1 if member else None,
                     recent,
                 ],
             )
-            if member:
-                con.execute("insert into intermediate.int_support_levels values (?, 1)", [k])
             purposes = {purpose for purpose, _, _ in CONSENTS[name]}
             for purpose, status, basis in CONSENTS[name]:
                 con.execute(

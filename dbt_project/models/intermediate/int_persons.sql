@@ -2,13 +2,13 @@
 -- latest non-null one from the most trusted source (CRM > events > sign-in > others), unless
 -- the person asked for a rectification (art. 16): the latest rectification of a field wins.
 -- Rectifying an e-mail or a phone changes identity and is done at the source, not here.
-{#- Each attribute comes from the most trusted, latest record that has it: arg_min(value,
-    person_record_rank). 16 first(... order by ...) sorted every person's records once per
-    attribute, and arg_min on a composite key was still 2.6x slower than on a single one
-    (docs/benchmarks.md). Profile attributes are aggregated apart, over the records that carry
-    any of them (docs/benchmarks.md). The CRM support level (a political opinion) is not here
-    but in int_support_levels, for the people with a lawful basis only: int_persons does not
-    wait for the consent models, and its many readers never see an opinion. #}
+{#- Each attribute comes from the most trusted, latest record that has it: each record gets
+    one sort key (source_priority, observed_at to the second desc nulls last, then a hash of
+    record_id),
+    then each attribute is arg_min(value, key). 16 first(... order by ...) sorted every
+    person's records once per attribute, and arg_min on a composite key was still 2.6x slower
+    than on a single one (docs/benchmarks.md). Profile attributes are aggregated apart, over
+    the records that carry any of them (docs/benchmarks.md). #}
 {%- set record_attributes = ['first_name', 'last_name', 'postal_code', 'bureau_code'] %}
 {%- set profile_attributes = [
     'birth_date', 'address', 'city', 'commune_code', 'iris_code', 'facebook_id', 'x_handle', 'x_user_id',
@@ -17,7 +17,22 @@
 with records as (
     select
         resolved.*,
-        {{ person_record_rank('resolved') }} as record_rank
+        -- One 64-bit sort key: source priority 1-6 (bits 60-62), undated last (bit 59), newest
+        -- first (inverted whole seconds since 1970, bits 27-58, good until 2106), then 27 bits
+        -- of a hash of the record id for a deterministic tie-break. The row_number() window it
+        -- replaces held every record in memory beside the aggregate: out of memory at 5 M
+        -- people under a 3 GB limit. A 64-bit key, not 128, makes each of the 16 arg_min
+        -- states 8 bytes smaller (docs/benchmarks.md).
+        (cast(resolved.source_priority as bigint) << 60)
+        + (cast(resolved.observed_at is null as bigint) << 59)
+        + (
+            (
+                4294967295
+                - least(greatest(coalesce(epoch_us(resolved.observed_at), 0) // 1000000, 0), 4294967295)
+            )
+            << 27
+        )
+        + cast(hash(resolved.record_id) >> 37 as bigint) as record_rank
     from {{ ref('int_person_records_resolved') }} as resolved
     where resolved.person_key is not null
 ),
@@ -28,6 +43,40 @@ requests as (
 
 identity as (
     select * from {{ ref('int_identity') }}
+),
+
+consents as (
+    select * from {{ ref('int_consent_current') }}
+),
+
+crm_people as (
+    select * from {{ ref('int_person_records') }}
+    where record_source = 'crm_people'
+),
+
+-- A support level is a political opinion (art. 9): kept only for members or people with a
+-- current valid membership-basis or profiling grant, and never after a profiling withdrawal.
+opinion_basis as (
+    select
+        person_key,
+        bool_or((purpose = 'profiling' or lawful_basis = 'membership') and is_granted) as has_grant,
+        bool_or(purpose = 'profiling' and status = 'withdrawn') as has_withdrawn_profiling
+    from consents
+    group by person_key
+),
+
+support_levels as (
+    select
+        records.person_key,
+        first(
+            crm_people.support_level
+            order by crm_people.observed_at desc nulls last, crm_people.record_id asc
+        ) as support_level
+    from crm_people
+    inner join {{ ref('int_person_records_resolved') }} as records
+        on records.record_source = 'crm_people' and crm_people.record_id = records.record_id
+    where crm_people.support_level is not null
+    group by records.person_key
 ),
 
 objections as (
@@ -125,6 +174,12 @@ final as (
         profiles.acquisition_source,
         coalesce(rectified.birth_date, profiles.birth_date) as birth_date,
         date_sub('year', coalesce(rectified.birth_date, profiles.birth_date), {{ as_of_date() }}) as age,
+        case
+            when
+                (coalesce(profiles.is_member, false) or coalesce(opinion_basis.has_grant, false))
+                and not coalesce(opinion_basis.has_withdrawn_profiling, false)
+                then support_levels.support_level
+        end as support_level,
         attributes.record_count,
         coalesce(
             date_sub('year', coalesce(rectified.birth_date, profiles.birth_date), {{ as_of_date() }})
@@ -140,6 +195,8 @@ final as (
     left join profiles on attributes.person_key = profiles.person_key
     left join objections on attributes.person_key = objections.person_key
     left join rectified on attributes.person_key = rectified.person_key
+    left join opinion_basis on attributes.person_key = opinion_basis.person_key
+    left join support_levels on attributes.person_key = support_levels.person_key
 )
 
 select * from final

@@ -1,28 +1,8 @@
 -- Social accounts linked to a person: only handles the person declared themselves
 -- (facebook_id, x_user_id) and only while they hold a current valid social_matching grant.
 -- Socle never infers a social identity. An account declared by two people links nobody.
--- A person's declared account is the one int_persons shows (the same records, the same
--- person_record_rank), taken from the records so that the engagement chain does not wait
--- for int_persons.
-with records as (
-    select
-        resolved.person_key,
-        resolved.facebook_id,
-        resolved.x_user_id,
-        {{ person_record_rank('resolved') }} as record_rank
-    from {{ ref('int_person_records_resolved') }} as resolved
-    where
-        resolved.person_key is not null
-        and (resolved.facebook_id is not null or resolved.x_user_id is not null)
-),
-
-persons as (
-    select
-        person_key,
-        arg_min(facebook_id, record_rank) filter (where facebook_id is not null) as facebook_id,
-        arg_min(x_user_id, record_rank) filter (where x_user_id is not null) as x_user_id
-    from records
-    group by person_key
+with persons as (
+    select * from {{ ref('int_persons') }}
 ),
 
 consents as (
