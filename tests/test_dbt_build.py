@@ -560,6 +560,27 @@ def test_consent_history_keeps_a_version_per_change_through_a_full_refresh(home_
     ) == [(0,)]
 
 
+def test_person_tests_catch_a_split_person_number_and_a_lost_person(home_copy: Path) -> None:
+    # The two singular tests guarding int_persons' grouping pass on the real build (the
+    # module's build ran them); plant a phone numbered apart from its e-mail's person and a
+    # person int_persons lost, and each must fail.
+    tests = ["assert_person_id_names_one_person", "assert_every_person_record_counted_in_int_persons"]
+    assert all(node.status == "pass" for node in warehouse.dbt(["test", "--select", *tests]).nodes)
+    with duckdb.connect(str(home_copy / "build" / "warehouse.duckdb")) as con:
+        con.execute(
+            "update intermediate.int_identity set person_id = -1 where identifier = ("
+            "select min(identifier) from intermediate.int_identity "
+            "where identifier_type = 'phone' and anchor_type = 'email')"
+        )
+        con.execute(
+            "delete from intermediate.int_persons "
+            "where person_key = (select min(person_key) from intermediate.int_persons)"
+        )
+    result = warehouse.dbt(["test", "--select", *tests], check=False)
+    statuses = {node.unique_id.split(".")[2]: node.status for node in result.nodes}
+    assert statuses == dict.fromkeys(tests, "fail")
+
+
 def test_build_works_when_landing_sources_are_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCLE_HOME", str(tmp_path))
     monkeypatch.setenv("SOCLE_PSEUDONYM_SECRET", SECRET)

@@ -12,10 +12,11 @@
     {%- endif %}
 {%- endmacro %}
 
-{% macro resolved_person_key(phone=true) -%}
+{#- column='person_id' gives the build's number for the person instead of its key. -#}
+{% macro resolved_person_key(phone=true, column='person_key') -%}
     {%- if phone -%}
-        coalesce(by_email.person_key, by_phone.person_key)
+        coalesce(by_email.{{ column }}, by_phone.{{ column }})
     {%- else -%}
-        by_email.person_key
+        by_email.{{ column }}
     {%- endif -%}
 {%- endmacro %}

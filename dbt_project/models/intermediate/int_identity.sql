@@ -14,6 +14,10 @@
 -- one e-mail, else itself.
 -- The ~10 M records (int_person_records is a view) are read once, into their distinct
 -- (e-mail, phone) combinations; everything after works on those.
+-- person_id numbers the persons of this build (the e-mails, then the phones that anchor
+-- themselves), in no order: int_persons groups every record on it, which costs ~20 % less
+-- than grouping on the 64-character person_key (docs/benchmarks.md); numbering in order
+-- would sort on one thread. It changes from build to build: never join on it across builds.
 with combinations as materialized (
     select distinct
         email,
@@ -22,10 +26,19 @@ with combinations as materialized (
     where email is not null or phone is not null
 ),
 
-emails as (
-    select distinct email
+-- Materialised: the unordered numbering must be the same for the e-mails and their phones.
+emails as materialized (
+    select
+        email,
+        row_number() over () as person_id
     from combinations
     where email is not null
+    group by email
+),
+
+email_persons as (
+    select count(*) as person_count
+    from emails
 ),
 
 -- Per phone: how many distinct e-mails it was seen with, its e-mail when it has one, and
@@ -43,12 +56,18 @@ phones as (
 
 phone_nodes as (
     select
-        phone,
-        case when email_count = 1 then email else phone end as anchor_identifier,
-        case when email_count = 1 then 'email' else 'phone' end as anchor_type,
-        email_count > 1 as is_conflicting
+        phones.phone,
+        case when phones.email_count = 1 then phones.email else phones.phone end as anchor_identifier,
+        case when phones.email_count = 1 then 'email' else 'phone' end as anchor_type,
+        phones.email_count > 1 as is_conflicting,
+        coalesce(
+            emails.person_id,
+            email_persons.person_count + row_number() over (partition by emails.person_id is null)
+        ) as person_id
     from phones
-    where email_count <= 1 or is_seen_alone
+    cross join email_persons
+    left join emails on phones.email_count = 1 and phones.email = emails.email
+    where phones.email_count <= 1 or phones.is_seen_alone
 ),
 
 final as (
@@ -58,6 +77,7 @@ final as (
         email as anchor_identifier,
         'email' as anchor_type,
         socle_hmac(email) as person_key,
+        person_id,
         false as is_conflicting
     from emails
     union all
@@ -67,6 +87,7 @@ final as (
         anchor_identifier,
         anchor_type,
         socle_hmac(anchor_identifier) as person_key,
+        person_id,
         is_conflicting
     from phone_nodes
 )

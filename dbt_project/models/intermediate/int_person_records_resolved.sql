@@ -12,7 +12,9 @@ final as (
     select
         records.* exclude (support_level),  -- noqa: RF02
         {{ resolved_person_key() }} as person_key,
-        by_phone.person_key as phone_person_key
+        by_phone.person_key as phone_person_key,
+        {{ resolved_person_key(column='person_id') }} as person_id,
+        by_phone.person_id as phone_person_id
     from records
     {{ join_identity('records') }}
 )

@@ -34,7 +34,7 @@ with records as (
         )
         + cast(hash(resolved.record_id) >> 37 as bigint) as record_rank
     from {{ ref('int_person_records_resolved') }} as resolved
-    where resolved.person_key is not null
+    where resolved.person_id is not null
 ),
 
 requests as (
@@ -43,6 +43,15 @@ requests as (
 
 identity as (
     select * from {{ ref('int_identity') }}
+),
+
+-- Each person's key: the row of its anchor (records are grouped on the build's person_id).
+person_keys as (
+    select
+        person_id,
+        person_key
+    from identity
+    where identifier = anchor_identifier and identifier_type = anchor_type
 ),
 
 consents as (
@@ -121,9 +130,9 @@ rectified as (
 
 attributes as (
     select
-        person_key,
+        person_id,
         min(email) as email,
-        arg_min(phone, record_rank) filter (where phone_person_key = person_key) as phone,
+        arg_min(phone, record_rank) filter (where phone_person_id = person_id) as phone,
         {%- for attribute in record_attributes %}
             arg_min({{ attribute }}, record_rank)
             filter (where {{ attribute }} is not null) as {{ attribute }},
@@ -132,7 +141,7 @@ attributes as (
         min(first_observed_at) as first_seen_at,
         max(observed_at) as last_seen_at
     from records
-    group by person_key
+    group by person_id
 ),
 
 -- The profile (birth date, address, social ids, membership...) comes from few records: the
@@ -145,19 +154,19 @@ profiles as (
             arg_min({{ attribute }}, record_rank)
             filter (where {{ attribute }} is not null) as {{ attribute }},
         {%- endfor %}
-        person_key
+        person_id
     from records
     where
         {%- for attribute in profile_attributes %}
             {{ attribute }} is not null or
         {%- endfor %}
         false
-    group by person_key
+    group by person_id
 ),
 
 final as (
     select
-        attributes.person_key,
+        person_keys.person_key,
         attributes.email,
         attributes.phone,
         coalesce(rectified.first_name, attributes.first_name) as first_name,
@@ -192,11 +201,12 @@ final as (
         attributes.first_seen_at,
         attributes.last_seen_at
     from attributes
-    left join profiles on attributes.person_key = profiles.person_key
-    left join objections on attributes.person_key = objections.person_key
-    left join rectified on attributes.person_key = rectified.person_key
-    left join opinion_basis on attributes.person_key = opinion_basis.person_key
-    left join support_levels on attributes.person_key = support_levels.person_key
+    inner join person_keys on attributes.person_id = person_keys.person_id
+    left join profiles on attributes.person_id = profiles.person_id
+    left join objections on person_keys.person_key = objections.person_key
+    left join rectified on person_keys.person_key = rectified.person_key
+    left join opinion_basis on person_keys.person_key = opinion_basis.person_key
+    left join support_levels on person_keys.person_key = support_levels.person_key
 )
 
 select * from final
