@@ -564,11 +564,14 @@ def test_person_tests_catch_a_split_person_number_and_a_lost_person(home_copy: P
     # The two singular tests guarding int_persons' grouping pass on the real build (the
     # module's build ran them); plant a phone numbered apart from its e-mail's person and a
     # person int_persons lost, and each must fail.
-    tests = ["assert_person_id_names_one_person", "assert_every_person_record_counted_in_int_persons"]
+    tests = [
+        "assert_build_person_number_names_one_person",
+        "assert_every_person_record_counted_in_int_persons",
+    ]
     assert all(node.status == "pass" for node in warehouse.dbt(["test", "--select", *tests]).nodes)
     with duckdb.connect(str(home_copy / "build" / "warehouse.duckdb")) as con:
         con.execute(
-            "update intermediate.int_identity set person_id = -1 where identifier = ("
+            "update intermediate.int_identity set build_person_number = -1 where identifier = ("
             "select min(identifier) from intermediate.int_identity "
             "where identifier_type = 'phone' and anchor_type = 'email')"
         )

@@ -12,7 +12,7 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- column='person_id' gives the build's number for the person instead of its key. -#}
+{#- column='build_person_number' gives the build's number for the person instead of its key. -#}
 {% macro resolved_person_key(phone=true, column='person_key') -%}
     {%- if phone -%}
         coalesce(by_email.{{ column }}, by_phone.{{ column }})

@@ -14,9 +14,9 @@
 -- one e-mail, else itself.
 -- The ~10 M records (int_person_records is a view) are read once, into their distinct
 -- (e-mail, phone) combinations; everything after works on those.
--- person_id numbers the persons of this build (the e-mails, then the phones that anchor
--- themselves), in no order: int_persons groups every record on it, which costs ~20 % less
--- than grouping on the 64-character person_key (docs/benchmarks.md); numbering in order
+-- build_person_number numbers the persons of this build (the e-mails, then the phones that
+-- anchor themselves), in no order: int_persons groups every record on it, which costs ~20 %
+-- less than grouping on the 64-character person_key (docs/benchmarks.md); numbering in order
 -- would sort on one thread. It changes from build to build: never join on it across builds.
 with combinations as materialized (
     select distinct
@@ -30,7 +30,7 @@ with combinations as materialized (
 emails as materialized (
     select
         email,
-        row_number() over () as person_id
+        row_number() over () as build_person_number
     from combinations
     where email is not null
     group by email
@@ -54,20 +54,37 @@ phones as (
     group by phone
 ),
 
-phone_nodes as (
+-- A phone with exactly one e-mail is that e-mail's person. The others (seen with no e-mail,
+-- or a conflicting phone some record carries alone) anchor themselves and are numbered after
+-- the e-mails; the numbering window runs over those few only.
+linked_phones as (
     select
         phones.phone,
-        case when phones.email_count = 1 then phones.email else phones.phone end as anchor_identifier,
-        case when phones.email_count = 1 then 'email' else 'phone' end as anchor_type,
+        phones.email as anchor_identifier,
+        'email' as anchor_type,
+        false as is_conflicting,
+        emails.build_person_number
+    from phones
+    inner join emails on phones.email = emails.email
+    where phones.email_count = 1
+),
+
+self_anchored_phones as (
+    select
+        phones.phone,
+        phones.phone as anchor_identifier,
+        'phone' as anchor_type,
         phones.email_count > 1 as is_conflicting,
-        coalesce(
-            emails.person_id,
-            email_persons.person_count + row_number() over (partition by emails.person_id is null)
-        ) as person_id
+        email_persons.person_count + row_number() over () as build_person_number
     from phones
     cross join email_persons
-    left join emails on phones.email_count = 1 and phones.email = emails.email
-    where phones.email_count <= 1 or phones.is_seen_alone
+    where phones.email_count != 1 and phones.is_seen_alone
+),
+
+phone_nodes as (
+    select * from linked_phones
+    union all
+    select * from self_anchored_phones
 ),
 
 final as (
@@ -77,7 +94,7 @@ final as (
         email as anchor_identifier,
         'email' as anchor_type,
         socle_hmac(email) as person_key,
-        person_id,
+        build_person_number,
         false as is_conflicting
     from emails
     union all
@@ -87,7 +104,7 @@ final as (
         anchor_identifier,
         anchor_type,
         socle_hmac(anchor_identifier) as person_key,
-        person_id,
+        build_person_number,
         is_conflicting
     from phone_nodes
 )

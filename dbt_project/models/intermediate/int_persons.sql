@@ -34,7 +34,7 @@ with records as (
         )
         + cast(hash(resolved.record_id) >> 37 as bigint) as record_rank
     from {{ ref('int_person_records_resolved') }} as resolved
-    where resolved.person_id is not null
+    where resolved.build_person_number is not null
 ),
 
 requests as (
@@ -45,10 +45,10 @@ identity as (
     select * from {{ ref('int_identity') }}
 ),
 
--- Each person's key: the row of its anchor (records are grouped on the build's person_id).
+-- Each person's key: the row of its anchor (records are grouped on build_person_number).
 person_keys as (
     select
-        person_id,
+        build_person_number,
         person_key
     from identity
     where identifier = anchor_identifier and identifier_type = anchor_type
@@ -130,9 +130,9 @@ rectified as (
 
 attributes as (
     select
-        person_id,
+        build_person_number,
         min(email) as email,
-        arg_min(phone, record_rank) filter (where phone_person_id = person_id) as phone,
+        arg_min(phone, record_rank) filter (where phone_build_person_number = build_person_number) as phone,
         {%- for attribute in record_attributes %}
             arg_min({{ attribute }}, record_rank)
             filter (where {{ attribute }} is not null) as {{ attribute }},
@@ -141,7 +141,7 @@ attributes as (
         min(first_observed_at) as first_seen_at,
         max(observed_at) as last_seen_at
     from records
-    group by person_id
+    group by build_person_number
 ),
 
 -- The profile (birth date, address, social ids, membership...) comes from few records: the
@@ -154,14 +154,14 @@ profiles as (
             arg_min({{ attribute }}, record_rank)
             filter (where {{ attribute }} is not null) as {{ attribute }},
         {%- endfor %}
-        person_id
+        build_person_number
     from records
     where
         {%- for attribute in profile_attributes %}
             {{ attribute }} is not null or
         {%- endfor %}
         false
-    group by person_id
+    group by build_person_number
 ),
 
 final as (
@@ -201,8 +201,8 @@ final as (
         attributes.first_seen_at,
         attributes.last_seen_at
     from attributes
-    inner join person_keys on attributes.person_id = person_keys.person_id
-    left join profiles on attributes.person_id = profiles.person_id
+    inner join person_keys on attributes.build_person_number = person_keys.build_person_number
+    left join profiles on attributes.build_person_number = profiles.build_person_number
     left join objections on person_keys.person_key = objections.person_key
     left join rectified on person_keys.person_key = rectified.person_key
     left join opinion_basis on person_keys.person_key = opinion_basis.person_key
