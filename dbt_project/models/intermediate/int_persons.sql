@@ -46,11 +46,15 @@ identity as (
 ),
 
 -- Each person's key: the row of its anchor (records are grouped on build_person_number).
+-- Read from the table, not the identity CTE: DuckDB materialises a CTE with several
+-- readers and underestimates what a join with it returns, which made it build a hash table
+-- of every person's attributes instead of probing with them: out of memory at 5 M people,
+-- even under a 6 GB limit (docs/benchmarks.md).
 person_keys as (
     select
         build_person_number,
         person_key
-    from identity
+    from {{ ref('int_identity') }}
     where identifier = anchor_identifier and identifier_type = anchor_type
 ),
 
