@@ -36,22 +36,20 @@ signin_people as (
     {{ join_identity('signins') }}
 ),
 
+-- One row per opt-in ticked. A cross join on the two purposes rather than a union of two reads of
+-- signin_people: a CTE read twice is materialised, and at 5 M people that copy beside the two
+-- identity hash tables ran out of DuckDB's 3 GB (docs/benchmarks.md).
 signin_optins as (
     select
-        attendance_id,
-        person_key,
-        'email' as purpose,
-        signed_at
+        signin_people.attendance_id,
+        signin_people.person_key,
+        purposes.purpose,
+        signin_people.signed_at
     from signin_people
-    where has_optin_email
-    union all
-    select
-        attendance_id,
-        person_key,
-        'sms' as purpose,
-        signed_at
-    from signin_people
-    where has_optin_sms
+    cross join (values ('email'), ('sms')) as purposes (purpose)
+    where
+        (purposes.purpose = 'email' and signin_people.has_optin_email)
+        or (purposes.purpose = 'sms' and signin_people.has_optin_sms)
 ),
 
 from_signins as (
