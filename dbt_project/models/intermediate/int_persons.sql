@@ -41,15 +41,11 @@ requests as (
     select * from {{ ref('stg_dsr__requests') }}
 ),
 
-identity as (
-    select * from {{ ref('int_identity') }}
-),
-
 -- Each person's key: the row of its anchor (records are grouped on build_person_number).
--- Read from the table, not the identity CTE: DuckDB materialises a CTE with several
--- readers and underestimates what a join with it returns, which made it build a hash table
--- of every person's attributes instead of probing with them: out of memory at 5 M people,
--- even under a 6 GB limit (docs/benchmarks.md).
+-- int_identity is read from the table by each reader, never through a shared CTE: DuckDB
+-- materialises a CTE with several readers and underestimates what a join with it returns,
+-- which made it build a hash table of every person's attributes instead of probing with
+-- them: out of memory at 5 M people, even under a 6 GB limit (docs/benchmarks.md).
 person_keys as (
     select
         build_person_number,
@@ -92,30 +88,40 @@ support_levels as (
     group by records.person_key
 ),
 
-objections as (
-    select distinct identity.person_key
+-- Each request with every person it names: by its e-mail and by its phone, which can be two
+-- persons. Two equi-joins: one join on an OR of the two was a nested loop over every identity.
+request_persons as (
+    select
+        requests.*,
+        by_email.person_key
     from requests
-    inner join identity
-        on
-            (requests.email = identity.identifier and identity.identifier_type = 'email')
-            or (requests.phone = identity.identifier and identity.identifier_type = 'phone')
-    where requests.request_type = 'objection'
+    inner join {{ ref('int_identity') }} as by_email
+        on requests.email = by_email.identifier and by_email.identifier_type = 'email'
+    union
+    select
+        requests.*,
+        by_phone.person_key
+    from requests
+    inner join {{ ref('int_identity') }} as by_phone
+        on requests.phone = by_phone.identifier and by_phone.identifier_type = 'phone'
+),
+
+objections as (
+    select distinct person_key
+    from request_persons
+    where request_type = 'objection'
 ),
 
 rectifications as (
     select
-        identity.person_key,
-        lower(trim(requests.rectified_field)) as rectified_field,
-        requests.rectified_value
-    from requests
-    inner join identity
-        on
-            (requests.email = identity.identifier and identity.identifier_type = 'email')
-            or (requests.phone = identity.identifier and identity.identifier_type = 'phone')
-    where requests.request_type = 'rectification' and requests.rectified_field is not null
+        person_key,
+        lower(trim(rectified_field)) as rectified_field,
+        rectified_value
+    from request_persons
+    where request_type = 'rectification' and rectified_field is not null
     qualify row_number() over (
-            partition by identity.person_key, lower(trim(requests.rectified_field))
-            order by requests.received_at desc nulls last, requests.request_id desc
+            partition by person_key, lower(trim(rectified_field))
+            order by received_at desc nulls last, request_id desc
         ) = 1
 ),
 
