@@ -529,6 +529,29 @@ def test_incremental_rerun_is_stable_and_forgets_a_newly_erased_person(
     assert history == [(1, len(after["scores"]))]
 
 
+def test_incremental_engagement_heals_the_loaded_table(home_copy: Path) -> None:
+    home = home_copy
+    engagement = "select * from marts.fct_engagement order by action_id"
+    before = query(home, engagement)
+    # The published table the run starts from: a stale points value, an action that no
+    # longer exists upstream, and one action missing (as if it had landed late).
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("update marts.fct_engagement set points = 99 where action_id = 'rsvp:r1'")
+        con.execute(
+            "insert into marts.fct_engagement select 'rsvp:gone', person_key, event_id, action_type, points, "
+            "event_at, event_date from marts.fct_engagement where action_id = 'rsvp:r1'"
+        )
+        con.execute("delete from marts.fct_engagement where action_id = 'fb_comment:fc2'")
+    assert not warehouse.tombstones_changed()  # so the build is incremental, not a full refresh
+
+    result = warehouse.build(as_of=AS_OF, data_tests=False)
+
+    assert result.success
+    compiled = result.target_dir / "compiled/socle/models/marts/analysts/fct_engagement.sql"
+    assert "full outer join" in compiled.read_text()  # the incremental branch ran, not a rebuild
+    assert query(home, engagement) == before
+
+
 def test_consent_history_keeps_a_version_per_change_through_a_full_refresh(home_copy: Path) -> None:
     home = home_copy
     history_sql = (

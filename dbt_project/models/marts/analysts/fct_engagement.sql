@@ -8,11 +8,13 @@
     )
 }}
 -- Every scored action with its points (seed action_points, edited by campaign staff).
--- Incremental on event time: a run rewrites actions newer than the last loaded one minus a
--- lookback, plus any older action whose person or points changed (identities merge, the
--- points scale is edited). An action that disappeared upstream (erased people, withdrawn
--- social_matching) is replaced by a row holding only its id, which the post-hook deletes:
--- the table never outlives a consent, and the actions (a view) are computed once a run.
+-- Incremental: a run writes only the actions that are new or changed (identities merge, the
+-- points scale is edited), found by comparing each action's 128-bit fingerprint with the
+-- loaded ones, so late arrivals need no lookback window. An action that changed or
+-- disappeared upstream (erased people, withdrawn social_matching) also yields a row holding
+-- only its id, which the post-hook deletes: the table never outlives a consent, and the
+-- actions (a view) are computed once a run.
+{%- set compared = ['action_id', 'person_key', 'event_id', 'action_type', 'points', 'event_at'] %}
 with actions as (
     select * from {{ ref('int_engagement_actions') }}
 ),
@@ -36,6 +38,8 @@ scored as (
 
 changed as (
     {% if is_incremental() %}
+        -- One full outer join on 16-byte fingerprints, the loaded side carrying only its id:
+        -- the join on action_id it replaces held every compared column of both sides.
         select
             coalesce(scored.action_id, loaded_action.action_id) as action_id,
             scored.person_key,
@@ -44,18 +48,20 @@ changed as (
             scored.points,
             scored.event_at,
             scored.event_date
-        from scored
-        full outer join {{ this }} as loaded_action on scored.action_id = loaded_action.action_id
-        where
-            scored.action_id is null
-            or loaded_action.action_id is null
-            or scored.event_at >= (
-                select max(previous_run.event_at) - to_days({{ var('engagement_lookback_days') }})
-                from {{ this }} as previous_run
-            )
-            or scored.person_key is distinct from loaded_action.person_key
-            or scored.points is distinct from loaded_action.points
-            or scored.event_at is distinct from loaded_action.event_at
+        from (
+            select
+                scored.*,
+                {{ row_fingerprint('scored', compared) }} as fingerprint
+            from scored
+        ) as scored
+        full outer join (
+            select
+                loaded_action.action_id,
+                {{ row_fingerprint('loaded_action', compared) }} as fingerprint
+            from {{ this }} as loaded_action
+        ) as loaded_action
+            on scored.fingerprint = loaded_action.fingerprint
+        where scored.fingerprint is null or loaded_action.fingerprint is null
     {% else %}
         select * from scored
     {% endif %}
