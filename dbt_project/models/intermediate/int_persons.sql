@@ -65,27 +65,48 @@ crm_people as (
 
 -- A support level is a political opinion (art. 9): kept only for members or people with a
 -- current valid membership-basis or profiling grant, and never after a profiling withdrawal.
+-- Only the consents that can give or take that basis.
 opinion_basis as (
     select
         person_key,
         bool_or((purpose = 'profiling' or lawful_basis = 'membership') and is_granted) as has_grant,
         bool_or(purpose = 'profiling' and status = 'withdrawn') as has_withdrawn_profiling
     from consents
+    where purpose = 'profiling' or lawful_basis = 'membership'
     group by person_key
 ),
 
+-- Each person's latest CRM support level, ties to the smallest record id: arg_min on one
+-- key over the CRM records resolved directly, where first(... order by ...) over the
+-- resolved view held every record of a person in memory until its group ended.
 support_levels as (
     select
-        records.person_key,
-        first(
-            crm_people.support_level
-            order by crm_people.observed_at desc nulls last, crm_people.record_id asc
+        {{ resolved_person_key() }} as person_key,
+        arg_min(
+            crm_people.support_level,
+            (
+                crm_people.observed_at is null,
+                coalesce(-epoch_us(crm_people.observed_at), 0),
+                crm_people.record_id
+            )
         ) as support_level
     from crm_people
-    inner join {{ ref('int_person_records_resolved') }} as records
-        on records.record_source = 'crm_people' and crm_people.record_id = records.record_id
+    {{ join_identity('crm_people') }}
     where crm_people.support_level is not null
-    group by records.person_key
+    group by all
+),
+
+-- The basis is joined to the people with a support level, not to every person: joined to
+-- the persons, its groups made DuckDB build a hash table of every person's whole row, and
+-- at 5 M people the hourly run ran out of memory (docs/benchmarks.md).
+lawful_support_levels as (
+    select
+        support_levels.person_key,
+        support_levels.support_level,
+        coalesce(opinion_basis.has_grant, false) as has_grant,
+        coalesce(opinion_basis.has_withdrawn_profiling, false) as has_withdrawn_profiling
+    from support_levels
+    left join opinion_basis on support_levels.person_key = opinion_basis.person_key
 ),
 
 -- Each request with every person it names: by its e-mail and by its phone, which can be two
@@ -195,9 +216,9 @@ final as (
         date_sub('year', coalesce(rectified.birth_date, profiles.birth_date), {{ as_of_date() }}) as age,
         case
             when
-                (coalesce(profiles.is_member, false) or coalesce(opinion_basis.has_grant, false))
-                and not coalesce(opinion_basis.has_withdrawn_profiling, false)
-                then support_levels.support_level
+                (coalesce(profiles.is_member, false) or lawful_support_levels.has_grant)
+                and not lawful_support_levels.has_withdrawn_profiling
+                then lawful_support_levels.support_level
         end as support_level,
         attributes.record_count,
         coalesce(
@@ -215,8 +236,7 @@ final as (
     left join profiles on attributes.build_person_number = profiles.build_person_number
     left join objections on person_keys.person_key = objections.person_key
     left join rectified on person_keys.person_key = rectified.person_key
-    left join opinion_basis on person_keys.person_key = opinion_basis.person_key
-    left join support_levels on person_keys.person_key = support_levels.person_key
+    left join lawful_support_levels on person_keys.person_key = lawful_support_levels.person_key
 )
 
 select * from final
