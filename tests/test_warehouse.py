@@ -106,8 +106,6 @@ def test_generate_manifest_parses_the_project_without_a_database(home: Path, tmp
 def test_dbt_runs_one_model_at_a_time_unless_told(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Models side by side share one DuckDB memory limit: at 5 M people two ran out of it.
     compile_one = ["compile", "--select", "int_identity"]
-    warehouse.dbt(compile_one)
-    assert "Concurrency: 1 threads" in (paths().build_dir / "dbt_logs" / "dbt_output.log").read_text()
+    assert "Concurrency: 1 threads" in warehouse.dbt(compile_one).log_file.read_text()
     monkeypatch.setenv("SOCLE_DBT_THREADS", "2")
-    warehouse.dbt(compile_one)
-    assert "Concurrency: 2 threads" in (paths().build_dir / "dbt_logs" / "dbt_output.log").read_text()
+    assert "Concurrency: 2 threads" in warehouse.dbt(compile_one).log_file.read_text()
