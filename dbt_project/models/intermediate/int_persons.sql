@@ -110,21 +110,14 @@ lawful_support_levels as (
 ),
 
 -- Each request with every person it names: by its e-mail and by its phone, which can be two
--- persons. Two equi-joins: one join on an OR of the two was a nested loop over every identity.
+-- persons (list_distinct drops the nulls). Equi-joins: one join on an OR of the two was a
+-- nested loop over every identity.
 request_persons as (
     select
         requests.*,
-        by_email.person_key
+        unnest(list_distinct([by_email.person_key, by_phone.person_key])) as person_key
     from requests
-    inner join {{ ref('int_identity') }} as by_email
-        on requests.email = by_email.identifier and by_email.identifier_type = 'email'
-    union
-    select
-        requests.*,
-        by_phone.person_key
-    from requests
-    inner join {{ ref('int_identity') }} as by_phone
-        on requests.phone = by_phone.identifier and by_phone.identifier_type = 'phone'
+    {{ join_identity('requests') }}
 ),
 
 objections as (
