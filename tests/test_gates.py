@@ -196,10 +196,11 @@ def test_erased_phone_is_recognised_whatever_its_spelling(
     assert result.examples == (key("david"),)
 
 
-def test_declared_social_account_of_an_erased_person_is_caught_in_landing_and_warehouse(db: Path, home: Path):
+def test_bare_social_account_of_an_erased_person_is_caught_in_landing_and_warehouse(db: Path, home: Path):
     from test_gates_support import _tombstones
 
-    # alice declared facebook account fb-1001; her erasure tombstones it too (socle.tombstones).
+    # alice declared facebook account fb-1001; a tombstone of no kind (another tool's) holds
+    # its bare id.
     _tombstones(Paths(home), ["fb-1001"])
     result = finding(db, "rule_2")
     assert result.details == {
@@ -207,6 +208,20 @@ def test_declared_social_account_of_an_erased_person_is_caught_in_landing_and_wa
         "landing facebook/comments: from_id of an erased person": 1,
     }
     assert result.examples == (ident_hash("fb-1001"),)
+
+
+def test_account_tombstoned_by_an_erasure_is_caught_under_its_namespaced_hash(db: Path, home: Path):
+    from socle import tombstones
+
+    # What an erasure writes (socle.dsr): the account hashed as "facebook_id:<id>", never bare.
+    assert tombstones.add([("facebook_id", "fb-1001")], "req-1") == 1
+    namespaced = ident_hash("facebook_id:fb-1001")
+    result = finding(db, "rule_2")
+    assert result.details == {
+        "intermediate.int_social_accounts_linked: account_id of an erased person": 1,
+        "landing facebook/comments: from_id of an erased person": 1,
+    }
+    assert result.examples == (namespaced,)
 
 
 def test_rule_2_reads_only_files_new_or_rewritten_since_the_last_clean_run(db: Path, home: Path):

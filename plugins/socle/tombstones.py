@@ -34,6 +34,7 @@ from socle.config import paths, pseudonym_secret
 from socle.identity import keyed_hash, normalise_email, normalise_phone
 
 ACCOUNT_KINDS = ("facebook_id", "x_user_id")
+TOMBSTONE_KINDS = frozenset({"email", "phone", *ACCOUNT_KINDS})
 SCHEMA = pa.schema(
     [
         ("identifier_hash", pa.string()),
