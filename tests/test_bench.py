@@ -131,6 +131,12 @@ def test_tiny_campaign_runs_every_stage_and_passes_the_gates(home: Path):
     assert Path(report["report_path"]).parent == home / "reports"
     assert written["stages"] == report["stages"]
     assert (home / "bench" / "custom" / "warehouse.duckdb").exists()
+    # The erased people are tombstoned as an erasure does: identifiers and declared accounts,
+    # so staging and gate rule 2 pay for every kind a real campaign's tombstones hold.
+    tombstones = home / "bench" / "custom" / "compliance" / "tombstones.parquet"
+    with duckdb.connect() as con:
+        kinds = con.execute(f"select distinct kind from read_parquet('{tombstones}')").fetchall()
+    assert {k for (k,) in kinds} == {"email", "phone", "facebook_id", "x_user_id"}
     with duckdb.connect(str(home / "bench" / "custom" / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from marts.dim_supporter").fetchone()[0] > 0
 

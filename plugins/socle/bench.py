@@ -798,19 +798,26 @@ def cached_landing(
 
 
 def plant_erasures(people: int, as_of: datetime) -> int:
-    """Tombstone ``ERASED_PEOPLE`` e-mails in the current data home; returns how many.
+    """Tombstone ``ERASED_PEOPLE`` people in the current data home; returns how many tombstones.
 
     They are people erased before this landing zone was fetched (indices past ``people``), so,
     as after any real erasure, no landed row is theirs (gate rule 2 checks the landing zone)
-    while staging still hashes every identifier against the tombstones.
+    while staging still hashes every identifier against the tombstones. Each is tombstoned as
+    an erasure does (socle.dsr): e-mail, phone and the social accounts they declared.
     """
     from socle import tombstones  # late: reads the pseudonymisation secret of the data home
 
     with duckdb.connect() as con:
         _macros(con, as_of, people)
-        query = f"select email(i) from range({people}, {people + ERASED_PEOPLE}) as r(i)"
-        emails = [row[0] for row in con.execute(query).fetchall()]
-    return tombstones.add(emails, "bench-erasures", erased_at=as_of)
+        query = f"""
+            select email(i), phone(i), case when has_fb(i) then fb_id(i) end,
+                case when has_x(i) then x_id(i) end
+            from range({people}, {people + ERASED_PEOPLE}) as r(i)
+        """
+        rows = con.execute(query).fetchall()
+    kinds = ("email", "phone", "facebook_id", "x_user_id")
+    entries = [(kind, value) for row in rows for kind, value in zip(kinds, row, strict=True) if value]
+    return tombstones.add(entries, "bench-erasures", erased_at=as_of)
 
 
 def _reset(root: Path) -> None:
