@@ -85,8 +85,8 @@ IDENTIFIER_VALUE_PATTERNS = {
 # One pass finds the rows worth naming: RE2 matches the alternation in a single scan.
 ANY_IDENTIFIER_VALUE = "|".join(f"({p})" for p in IDENTIFIER_VALUE_PATTERNS.values())
 NOTHING = "select cast(null as varchar) as person_key where false"
-# Rule 2: the landed and quarantined files already found free of every erased identifier,
-# for one tombstone list (build directory; deleting it costs one full read of the zone).
+# Rule 2: the landed and quarantined files and the warehouse rows already found free of every
+# erased identifier, for one tombstone list (build directory; deleting it costs one full read).
 RULE_2_VERIFIED_FILES = "rule_2_verified_files.json"
 
 
@@ -307,26 +307,38 @@ def _tombstone_kinds(ctx: Context, tombstones: Path) -> set[str]:
     return {row[0] for row in rows}
 
 
-class _VerifiedFiles:
-    """Landed and quarantined files rule 2 found free of erased identifiers, for one tombstone list.
+class _Verified:
+    """What rule 2 found free of erased identifiers at its last clean run, for one tombstone list.
 
-    A file is read again when it is new, rewritten (size or modification time changed: erasure
-    and retention rewrite files), or when the tombstone list or the identifier columns changed.
-    The hourly gate run thus reads what landed since the last clean run, not the whole zone.
+    Files: a landed or quarantined file is read again when it is new, rewritten (size or
+    modification time changed: erasure and retention rewrite files), or when the tombstone
+    list or the identifier columns changed.
+
+    Tables: a warehouse table is fingerprinted by the count and the sum of a 64-bit hash of
+    each row's identifiers (one scan, nothing hashed with the secret, no value kept). When the
+    rows found clean (those staged up to the watermark, the newest ``loaded_at`` then) still
+    fingerprint the same, only the rows staged after it are read; otherwise, or for a table
+    with no ``loaded_at``, every row is, unless the whole table is unchanged. A restored,
+    rewritten or back-filled table changes the fingerprint and is read whole.
+
+    The hourly gate run thus reads what landed and was staged since the last clean run.
     """
 
     def __init__(self, ctx: Context, tombstones: Path):
+        self.con = ctx.con
         self.path = ctx.paths.build_dir / RULE_2_VERIFIED_FILES
-        # What the files were checked against: the tombstones and the columns read.
+        # What was checked against: the tombstones and the columns read.
         checked_against = tombstones.read_bytes() + json.dumps(IDENTIFIER_COLUMNS, sort_keys=True).encode()
         self.checked_against = hashlib.sha256(checked_against).hexdigest()
         self.stamps: dict[str, list[int]] = {}
+        self.table_stamps: dict[str, dict] = {}
         try:
             ledger = json.loads(self.path.read_text())
         except (OSError, ValueError):
             ledger = {}
         same_check = ledger.get("checked_against") == self.checked_against
         self.verified = ledger.get("files", {}) if same_check else {}
+        self.verified_tables = ledger.get("tables", {}) if same_check else {}
 
     def unverified(self, files: list[Path]) -> list[Path]:
         fresh = []
@@ -337,15 +349,33 @@ class _VerifiedFiles:
                 fresh.append(file)
         return fresh
 
+    def unverified_rows(self, relation: str, columns: list[str], stamped: bool) -> str | None:
+        """The rows of a table to read (a SQL condition), or None when none need reading."""
+        entry = self.verified_tables.get(relation, {})
+        watermark = entry.get("watermark") if stamped else None
+        staged = "epoch_us(loaded_at)" if stamped else "null"
+        after = f"coalesce({staged} > {int(watermark)}, false)" if watermark is not None else "false"
+        row_hash = f"hash({', '.join(columns)})"
+        old_rows, old_sum, rows, total, newest = self.con.execute(
+            f"select count(*) filter (where not {after}), "
+            f"cast(coalesce(sum({row_hash}) filter (where not {after}), 0) as varchar), "
+            f"count(*), cast(coalesce(sum({row_hash}), 0) as varchar), max({staged}) from {relation}"
+        ).fetchone()
+        self.table_stamps[relation] = {"watermark": newest, "rows": rows, "fingerprint": total}
+        if not entry or [old_rows, old_sum] != [entry["rows"], entry["fingerprint"]]:
+            return "true"
+        return after if rows > old_rows else None
+
     def all_clean(self) -> None:
-        """Every file seen is free of erased identifiers: remember them (atomically)."""
+        """Every file and table seen is free of erased identifiers: remember them (atomically)."""
+        ledger = {"checked_against": self.checked_against, "files": self.stamps, "tables": self.table_stamps}
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"checked_against": self.checked_against, "files": self.stamps}))
+            tmp.write_text(json.dumps(ledger))
             os.replace(tmp, self.path)
         except OSError:
-            pass  # a read-only home: the next run reads every file again, which is only slower
+            pass  # a read-only home: the next run reads everything again, which is only slower
 
 
 def rule_2(ctx: Context) -> list[str]:
@@ -379,17 +409,26 @@ def rule_2(ctx: Context) -> list[str]:
         if hashes[kind]:  # no tombstone could hold this spelling's hash
             carriers.append((relation, column, kind, where))
 
+    verified = _Verified(ctx, tombstones)
     for schema, table in ctx.catalog.tables(WAREHOUSE_SCHEMAS):
         cols = ctx.catalog.cols(schema, table)
         if "person_key" in cols:
             detail = f"{schema}.{table}: person_key of an erased person"
             queries.append(_select("person_key", detail, quote(schema, table), f"person_key in {erased}"))
-        for column, kind in IDENTIFIER_COLUMNS.items():
-            if column in cols and cols[column] == "VARCHAR":
-                # The warehouse holds normalised e-mails and phones: hashed as they are.
-                spelling = "account" if kind == "account" else "normalised"
-                carry(quote(schema, table), quote(column), spelling, f"{schema}.{table}: {column}")
-    verified = _VerifiedFiles(ctx, tombstones)
+        carried = [(c, k) for c, k in IDENTIFIER_COLUMNS.items() if c in cols and cols[c] == "VARCHAR"]
+        if not carried:
+            continue
+        stamped = cols.get("loaded_at") == "TIMESTAMP WITH TIME ZONE"
+        relation = quote(schema, table)
+        rows = verified.unverified_rows(relation, [quote(c) for c, _ in carried], stamped)
+        if rows is None:
+            continue
+        if rows != "true":
+            relation = f"(select * from {relation} where {rows})"
+        for column, kind in carried:
+            # The warehouse holds normalised e-mails and phones: hashed as they are.
+            spelling = "account" if kind == "account" else "normalised"
+            carry(relation, quote(column), spelling, f"{schema}.{table}: {column}")
     for label, files in _entity_files(ctx.paths.landing).items():
         if fresh := verified.unverified(files):
             relation = _read_parquet(fresh)
