@@ -319,11 +319,12 @@ class _Verified:
     list or the identifier columns changed.
 
     Tables: a warehouse table is fingerprinted by the count and the sum of a 64-bit hash of
-    each row's identifiers (one scan, nothing hashed with the secret, no value kept). When the
-    rows found clean (those staged up to the watermark, the newest ``loaded_at`` then) still
-    fingerprint the same, only the rows staged after it are read; otherwise, or for a table
-    with no ``loaded_at``, every row is, unless the whole table is unchanged. A restored,
-    rewritten or back-filled table changes the fingerprint and is read whole.
+    each row's identifiers (one scan, nothing hashed with the secret, no value kept; a DuckDB
+    upgrade that changes the hash costs one full read). When the rows found clean (those
+    staged up to the watermark, the newest ``loaded_at`` then) still fingerprint the same,
+    only the rows staged after it are read; otherwise, or for a table with no ``loaded_at``,
+    every row is, unless the whole table is unchanged. A restored, rewritten or back-filled
+    table changes the fingerprint and is read whole.
 
     The hourly gate run thus reads what landed and was staged since the last clean run.
     """
@@ -394,8 +395,8 @@ def rule_2(ctx: Context) -> list[str]:
     values of each spelling (normalised, raw e-mail, raw phone, social account) everywhere are
     hashed in one pass to find the erased ones (usually none); only then are the rows carrying
     them counted, per table and column, by plain equality. Hashing per column and table cost
-    a minute at 1 M people. Landed and quarantined files already found clean against the same
-    tombstones are not read again.
+    a minute at 1 M people. Landed and quarantined files, and warehouse rows, already found
+    clean against the same tombstones are not read again (``_Verified``).
     """
     tombstones = ctx.paths.tombstones
     if not tombstones.exists():
