@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -30,7 +31,7 @@ from socle.dsr import LEDGER_SCHEMA, ledger_path
 from socle.gates.catalog import connect_read_only
 from socle.gates.core import CheckResult, GateFailure, GateReport, RuleResult, enforce, measure
 from socle.gates.quality import CHECKS
-from socle.gates.rules import RULES
+from socle.gates.rules import IDENTIFIER_COLUMNS, RULES
 from socle.landing import Batch, Rejection, write_partition, write_rejections
 from socle.tombstones import TombstoneFilter
 
@@ -216,6 +217,14 @@ def test_account_tombstoned_by_an_erasure_is_caught_under_its_namespaced_hash(db
     # What an erasure writes (socle.dsr): the account hashed as "facebook_id:<id>", never bare.
     assert tombstones.add([("facebook_id", "fb-1001")], "req-1") == 1
     namespaced = ident_hash("facebook_id:fb-1001")
+    # A ledger written by the gate before it hashed accounts namespaced, which found every
+    # landed file clean against these very tombstones, is not trusted.
+    p = Paths(home)
+    checked = p.tombstones.read_bytes() + json.dumps(IDENTIFIER_COLUMNS, sort_keys=True).encode()
+    files = {str(f): [f.stat().st_size, f.stat().st_mtime_ns] for f in p.landing.rglob("*.parquet")}
+    ledger = {"checked_against": hashlib.sha256(checked).hexdigest(), "files": files}
+    p.build_dir.mkdir(parents=True, exist_ok=True)
+    (p.build_dir / "rule_2_verified_files.json").write_text(json.dumps(ledger))
     result = finding(db, "rule_2")
     assert result.details == {
         "intermediate.int_social_accounts_linked: account_id of an erased person": 1,
@@ -273,7 +282,8 @@ def test_rule_2_reads_only_the_warehouse_rows_staged_since_the_last_clean_run(db
     def rows_to_read() -> list[str] | None:
         with connect_read_only(db) as con:
             ctx = Context(con, Catalog.read(con), p, retention_windows(NOW.date()), NOW)
-            where = _Verified(ctx, p.tombstones).unverified_rows(rsvps, ['"email"'], stamped=True)
+            verified = _Verified(ctx, p.tombstones.read_bytes())
+            where = verified.unverified_rows(rsvps, ['"email"'], stamped=True)
             if where is None:
                 return None
             return sorted(r for (r,) in con.execute(f"select rsvp_id from {rsvps} where {where}").fetchall())
@@ -283,6 +293,8 @@ def test_rule_2_reads_only_the_warehouse_rows_staged_since_the_last_clean_run(db
     # Staged since: only the new row is read, and the erased person in it is found.
     execute(db, f"insert into {rsvps} values ('r-3', ?, ?)", [ERASED_EMAIL, NOW])
     assert rows_to_read() == ["r-3"]
+    assert finding(db, "rule_2").details[detail] == 1
+    # A run that found something remembers nothing: the next one reads r-3 again.
     assert finding(db, "rule_2").details[detail] == 1
     # An old row rewritten in place (a restored copy of the table) changes the fingerprint of
     # the rows found clean: the whole table is read again.
