@@ -332,8 +332,13 @@ def test_fixture_holds_the_person_everywhere(campaign: Path):
 
 
 def test_erasure_leaves_no_trace_of_the_person_under_the_data_home(campaign: Path):
+    # Gate rule 2's ledger: its bucket fingerprints sum hashes of everyone's identifiers.
+    ledger = [paths().rule_2_ledger, paths().build_dir / "rule_2_verified_tables-1.parquet"]
+    for file in ledger:
+        file.write_text("{}")
     request("req-erase-1", "erasure", NOW - timedelta(days=1), email=ERASED["email"], phone=ERASED["phone"])
     run = dsr.apply_pending_requests(now=NOW)
+    assert not any(file.exists() for file in ledger)
 
     assert run.done == {"erasure": 1}
     assert run.failed == 0

@@ -276,8 +276,8 @@ def test_rule_2_reads_only_the_warehouse_rows_staged_since_the_last_clean_run(db
         [PEOPLE["alice"][0], staged[0], PEOPLE["chloe"][0], staged[1]],
     )
     assert finding(db, "rule_2").violations == 0
-    stamp = json.loads((p.build_dir / "rule_2_verified_files.json").read_text())["tables"][rsvps]
-    assert (stamp["rows"], stamp["watermark"]) == (2, int(staged[1].timestamp() * 1_000_000))
+    stamp = json.loads(p.rule_2_ledger.read_text())["tables"][rsvps]
+    assert (stamp["bits"], stamp["watermark"]) == (0, int(staged[1].timestamp() * 1_000_000))
 
     def rows_to_read() -> list[str] | None:
         with connect_read_only(db) as con:
@@ -303,6 +303,56 @@ def test_rule_2_reads_only_the_warehouse_rows_staged_since_the_last_clean_run(db
     execute(db, f"update {rsvps} set email = ? where rsvp_id = 'r-1'", [ERASED_EMAIL])
     assert rows_to_read() == ["r-1", "r-2"]
     assert finding(db, "rule_2").details[detail] == 1
+
+
+def test_rule_2_reads_again_only_the_buckets_of_a_rebuilt_table_that_changed(db: Path, home: Path):
+    from test_gates_support import _tombstones
+
+    from socle.gates.catalog import Catalog
+    from socle.gates.rules import Context, _Verified
+    from socle.retention import retention_windows
+
+    p = Paths(home)
+    _tombstones(p, [ERASED_EMAIL])
+    # A table rebuilt every run, with no load time: 1 000 people, 32 buckets of ~31.
+    people, detail = '"intermediate"."int_people"', "intermediate.int_people: email of an erased person"
+    emails = "select i, 'person' || i || '@example.org' as email from range(1000) r(i)"
+    execute(db, f"create table {people} as {emails}")
+    assert finding(db, "rule_2").violations == 0
+    ledger = json.loads(p.rule_2_ledger.read_text())
+    assert ledger["tables"][people]["bits"] == 5
+    buckets = p.build_dir / ledger["buckets"]
+    assert p.rule_2_ledger_files() == [p.rule_2_ledger, buckets]
+    # No bucket is one row's hash: 32 fingerprints of ~31 rows, summed.
+    sizes = f"select count(*), min(n), sum(n) from read_parquet('{buckets}') where relation = '{people}'"
+    [(count, smallest, total)] = duckdb.sql(sizes).fetchall()
+    assert (count, total) == (32, 1000)
+    assert smallest >= 10
+
+    def rows_to_read() -> list[int] | None:
+        with connect_read_only(db) as con:
+            ctx = Context(con, Catalog.read(con), p, retention_windows(NOW.date()), NOW)
+            verified = _Verified(ctx, p.tombstones.read_bytes())
+            where = verified.unverified_rows(people, ['"email"'], stamped=False)
+            if where is None:
+                return None
+            return sorted(r for (r,) in con.execute(f"select i from {people} where {where}").fetchall())
+
+    # Rebuilt the same: nothing read.
+    execute(db, f"create or replace table {people} as select * from {people} order by email desc")
+    assert rows_to_read() is None
+    # One person's e-mail changed to an erased one: only that person's new bucket and the old
+    # one are read, and the erased e-mail is found.
+    execute(db, f"update {people} set email = ? where i = 500", [ERASED_EMAIL])
+    read = rows_to_read()
+    assert 500 in read
+    assert 2 <= len(read) <= 120
+    assert finding(db, "rule_2").details == {detail: 1}
+    # Back to clean: the ledger is written anew, its old bucket file gone.
+    execute(db, f"update {people} set email = 'person500@example.org' where i = 500")
+    assert finding(db, "rule_2").violations == 0
+    assert not buckets.exists()
+    assert len(p.rule_2_ledger_files()) == 2
 
 
 def test_gates_connection_keeps_the_builds_memory_limit(db: Path, monkeypatch: pytest.MonkeyPatch):

@@ -58,6 +58,15 @@ class Paths:
         return self.build_dir / "warehouse.duckdb"
 
     @property
+    def rule_2_ledger(self) -> Path:
+        """What gate rule 2 found clean (JSON), beside its tables' bucket fingerprints."""
+        return self.build_dir / "rule_2_verified_files.json"
+
+    def rule_2_ledger_files(self) -> list[Path]:
+        """The ledger and every bucket file it wrote (``rule_2_verified_tables-<id>.parquet``)."""
+        return [self.rule_2_ledger, *sorted(self.build_dir.glob("rule_2_verified_tables-*.parquet"))]
+
+    @property
     def reports(self) -> Path:
         return self.home / "reports"
 

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,9 +91,11 @@ IDENTIFIER_VALUE_PATTERNS = {
 # One pass finds the rows worth naming: RE2 matches the alternation in a single scan.
 ANY_IDENTIFIER_VALUE = "|".join(f"({p})" for p in IDENTIFIER_VALUE_PATTERNS.values())
 NOTHING = "select cast(null as varchar) as person_key where false"
-# Rule 2: the landed and quarantined files and the warehouse rows already found free of every
-# erased identifier, for one tombstone list (build directory; deleting it costs one full read).
-RULE_2_VERIFIED_FILES = "rule_2_verified_files.json"
+# Rule 2's ledger (Paths.rule_2_ledger): a table's rows fall into up to 2**16 buckets by a
+# 64-bit hash of their identifiers, 16-32 rows each on average: few enough to re-read after a
+# scattered change, too many for a bucket's fingerprint to give a row's hash away.
+BUCKET_BITS_MAX = 16
+ROWS_PER_BUCKET = 16
 
 
 @dataclass(frozen=True)
@@ -328,20 +331,23 @@ class _Verified:
     modification time changed: erasure and retention rewrite files), or when the tombstone
     list or the identifier columns changed.
 
-    Tables: a warehouse table is fingerprinted by the count and the sum of a 64-bit hash of
-    each row's identifiers (one scan, nothing hashed with the secret, no value kept; a DuckDB
-    upgrade that changes the hash costs one full read). When the rows found clean (those
-    staged up to the watermark, the newest ``loaded_at`` then) still fingerprint the same,
-    only the rows staged after it are read; otherwise, or for a table with no ``loaded_at``,
-    every row is, unless the whole table is unchanged. A restored, rewritten or back-filled
-    table changes the fingerprint and is read whole.
+    Tables: each row of a warehouse table falls into a bucket by a 64-bit hash of its
+    identifiers, and each bucket is fingerprinted by its count and the sum of those hashes
+    (one scan, nothing hashed with the secret, no value kept; ~16 rows or more a bucket, so
+    no fingerprint is one row's hash). Rows staged after the watermark (the newest
+    ``loaded_at`` at the clean run) are read; of the rows found clean, only those of a bucket
+    whose fingerprint changed are read again. So a table rebuilt every run with a few rows
+    changed (the persons, the contact lists) costs those rows' buckets, an unchanged one
+    nothing, and a restored or rewritten one is read whole. A DuckDB upgrade that changes the
+    hash costs one full read.
 
     The hourly gate run thus reads what landed and was staged since the last clean run.
     """
 
     def __init__(self, ctx: Context, tombstones: bytes):
         self.con = ctx.con
-        self.path = ctx.paths.build_dir / RULE_2_VERIFIED_FILES
+        self.paths = ctx.paths
+        self.path = ctx.paths.rule_2_ledger
         # The hashes computed come from the very tombstones the ledger is stamped with.
         self.hashes = _hash_forms(tombstones)
         # What was checked against: the tombstones, the columns read and the hashes computed
@@ -356,7 +362,16 @@ class _Verified:
             ledger = {}
         same_check = ledger.get("checked_against") == self.checked_against
         self.verified = ledger.get("files", {}) if same_check else {}
-        self.verified_tables = ledger.get("tables", {}) if same_check else {}
+        buckets = self.path.with_name(str(ledger.get("buckets", ""))) if same_check else None
+        self.verified_tables = ledger.get("tables", {}) if buckets and buckets.is_file() else {}
+        # The buckets found clean, and those of this run (written if it finds nothing).
+        self.con.execute(
+            "create or replace temp table rule_2_clean_buckets "
+            "(relation varchar, bucket ubigint, n bigint, fingerprint varchar)"
+        )
+        self.con.execute("create or replace temp table rule_2_seen_buckets as from rule_2_clean_buckets")
+        if self.verified_tables:
+            self.con.execute(f"insert into rule_2_clean_buckets from read_parquet({literal(str(buckets))})")
         # How much is read again, for the log: counts only.
         self.read: Counter[str] = Counter()
 
@@ -372,32 +387,91 @@ class _Verified:
 
     def unverified_rows(self, relation: str, columns: list[str], stamped: bool) -> str | None:
         """The rows of a table to read (a SQL condition), or None when none need reading."""
-        entry = self.verified_tables.get(relation, {})
-        watermark = entry.get("watermark") if stamped else None
+        entry = self.verified_tables.get(relation)
+        if not isinstance(entry, dict) or not isinstance(entry.get("bits"), int):
+            entry = None  # never verified, or malformed: read whole
+        watermark = entry.get("watermark") if entry and stamped else None
         staged = "epoch_us(loaded_at)" if stamped else "null"
         after = f"coalesce({staged} > {int(watermark)}, false)" if watermark is not None else "false"
-        row_hash = f"hash({', '.join(columns)})"
-        old_rows, old_sum, rows, total, newest = self.con.execute(
-            f"select count(*) filter (where not {after}), "
-            f"cast(coalesce(sum({row_hash}) filter (where not {after}), 0) as varchar), "
-            f"count(*), cast(coalesce(sum({row_hash}), 0) as varchar), max({staged}) from {relation}"
+        (rows,) = self.con.execute(f"select count(*) from {relation}").fetchone()
+        bits = min(max((rows // ROWS_PER_BUCKET).bit_length() - 1, 0), BUCKET_BITS_MAX)
+        if entry and abs(entry["bits"] - bits) > 1:
+            entry = None  # grown or shrunk 4-fold since: bucketed anew, read whole once
+        bits = entry["bits"] if entry else bits
+        shift = f">> {64 - bits}" if bits else "& 0"
+        n = len(self.table_stamps)
+        # Per bucket, the rows found clean (up to the watermark) and all rows (for the ledger).
+        self.con.execute(
+            f"""
+            create or replace temp table rule_2_scan as
+            select
+                h {shift} as bucket,
+                count(*) filter (where not after) as clean_n,
+                cast(coalesce(sum(h) filter (where not after), 0) as varchar) as clean_fingerprint,
+                count(*) as n,
+                cast(sum(h) as varchar) as fingerprint,
+                max(staged) as newest
+            from (
+                select hash({", ".join(columns)}) as h, {staged} as staged, {after} as after from {relation}
+            )
+            group by bucket
+            """
+        )
+        self.con.execute(
+            f"insert into rule_2_seen_buckets "
+            f"select {literal(relation)}, bucket, n, fingerprint from rule_2_scan"
+        )
+        (newest, new_rows) = self.con.execute(
+            "select max(newest), sum(n - clean_n) from rule_2_scan"
         ).fetchone()
-        self.table_stamps[relation] = {"watermark": newest, "rows": rows, "fingerprint": total}
-        if not entry or [old_rows, old_sum] != [entry.get("rows"), entry.get("fingerprint")]:
+        self.table_stamps[relation] = {"watermark": newest, "bits": bits}
+        if entry is None:
             self.read["tables read whole"] += 1
             return "true"
-        self.read["tables read from their watermark" if rows > old_rows else "tables unchanged"] += 1
-        return after if rows > old_rows else None
+        changed = f"rule_2_changed_buckets_{n}"
+        (buckets,) = self.con.execute(
+            f"""
+            create or replace temp table {changed} as
+            select bucket from (
+                select bucket, clean_n as n, clean_fingerprint as fingerprint
+                from rule_2_scan
+                where clean_n > 0
+            ) as now
+            full outer join (
+                select bucket, n, fingerprint from rule_2_clean_buckets where relation = {literal(relation)}
+            ) as clean using (bucket)
+            where now.n is distinct from clean.n or now.fingerprint is distinct from clean.fingerprint;
+            select count(*) from {changed}
+            """
+        ).fetchone()
+        self.read["buckets read again"] += buckets
+        if not buckets and not new_rows:
+            self.read["tables unchanged"] += 1
+            return None
+        self.read["tables read in part"] += 1
+        if not buckets:
+            return after
+        return f"({after} or hash({', '.join(columns)}) {shift} in (select bucket from {changed}))"
 
     def all_clean(self) -> None:
         """Every file and table seen is free of erased identifiers: remember them (atomically)."""
-        ledger = {"checked_against": self.checked_against, "files": self.stamps, "tables": self.table_stamps}
+        old = set(self.paths.rule_2_ledger_files()) - {self.path}
+        buckets = self.path.with_name(f"rule_2_verified_tables-{uuid.uuid4().hex}.parquet")
+        ledger = {
+            "checked_against": self.checked_against,
+            "files": self.stamps,
+            "tables": self.table_stamps,
+            "buckets": buckets.name,
+        }
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.con.execute(f"copy rule_2_seen_buckets to {literal(str(buckets))} (format parquet)")
             tmp.write_text(json.dumps(ledger))
             os.replace(tmp, self.path)
-        except OSError:
+            for stale in old:
+                stale.unlink(missing_ok=True)
+        except (OSError, duckdb.Error):
             pass  # a read-only home: the next run reads everything again, which is only slower
 
 
