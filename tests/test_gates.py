@@ -353,6 +353,19 @@ def test_rule_2_reads_again_only_the_buckets_of_a_rebuilt_table_that_changed(db:
     assert finding(db, "rule_2").violations == 0
     assert not buckets.exists()
     assert len(p.rule_2_ledger_files()) == 2
+    assert rows_to_read() is None
+    # A ledger of the version before buckets (same check, no bucket file) or a damaged one
+    # vouches for no table: it is read whole, and the rule still runs.
+    ledger = json.loads(p.rule_2_ledger.read_text())
+    buckets = p.build_dir / ledger["buckets"]
+    older = {k: v for k, v in ledger.items() if k != "buckets"}
+    for damaged in (older, {**ledger, "buckets": "../x.parquet"}, {**ledger, "tables": []}):
+        p.rule_2_ledger.write_text(json.dumps(damaged))
+        assert len(rows_to_read()) == 1000
+    p.rule_2_ledger.write_text(json.dumps(ledger))
+    buckets.write_bytes(b"not parquet")
+    assert len(rows_to_read()) == 1000
+    assert finding(db, "rule_2").error is None
 
 
 def test_gates_connection_keeps_the_builds_memory_limit(db: Path, monkeypatch: pytest.MonkeyPatch):

@@ -96,6 +96,7 @@ NOTHING = "select cast(null as varchar) as person_key where false"
 # scattered change, too many for a bucket's fingerprint to give a row's hash away.
 BUCKET_BITS_MAX = 16
 ROWS_PER_BUCKET = 16
+BUCKET_FILE = re.compile(r"rule_2_verified_tables-[0-9a-f]{32}\.parquet")
 
 
 @dataclass(frozen=True)
@@ -360,18 +361,27 @@ class _Verified:
             ledger = json.loads(self.path.read_text())
         except (OSError, ValueError):
             ledger = {}
+        ledger = ledger if isinstance(ledger, dict) else {}
         same_check = ledger.get("checked_against") == self.checked_against
         self.verified = ledger.get("files", {}) if same_check else {}
-        buckets = self.path.with_name(str(ledger.get("buckets", ""))) if same_check else None
-        self.verified_tables = ledger.get("tables", {}) if buckets and buckets.is_file() else {}
         # The buckets found clean, and those of this run (written if it finds nothing).
         self.con.execute(
             "create or replace temp table rule_2_clean_buckets "
             "(relation varchar, bucket ubigint, n bigint, fingerprint varchar)"
         )
         self.con.execute("create or replace temp table rule_2_seen_buckets as from rule_2_clean_buckets")
-        if self.verified_tables:
-            self.con.execute(f"insert into rule_2_clean_buckets from read_parquet({literal(str(buckets))})")
+        self.verified_tables: dict = {}
+        # A ledger without its bucket file (an older version's, or a damaged one) vouches for no table.
+        name = str(ledger.get("buckets"))
+        buckets = self.path.with_name(name) if same_check and BUCKET_FILE.fullmatch(name) else None
+        if buckets is not None and buckets.is_file():
+            try:
+                clean = f"from read_parquet({literal(str(buckets))})"
+                self.con.execute(f"insert into rule_2_clean_buckets {clean}")
+                tables = ledger.get("tables")
+                self.verified_tables = tables if isinstance(tables, dict) else {}
+            except duckdb.Error:
+                self.con.execute("delete from rule_2_clean_buckets")
         # How much is read again, for the log: counts only.
         self.read: Counter[str] = Counter()
 
