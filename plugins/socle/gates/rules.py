@@ -92,8 +92,9 @@ IDENTIFIER_VALUE_PATTERNS = {
 ANY_IDENTIFIER_VALUE = "|".join(f"({p})" for p in IDENTIFIER_VALUE_PATTERNS.values())
 NOTHING = "select cast(null as varchar) as person_key where false"
 # Rule 2's ledger (Paths.rule_2_ledger): a table's rows fall into up to 2**16 buckets by a
-# 64-bit hash of their identifiers, 16-32 rows each on average: few enough to re-read after a
-# scattered change, too many for a bucket's fingerprint to give a row's hash away.
+# 64-bit hash of their identifiers, 16-32 rows each on average from 32 rows up: few enough to
+# re-read after a scattered change, too many for a bucket's fingerprint to give a row's hash
+# away (a smaller table is one bucket, as the whole-table fingerprint was before).
 BUCKET_BITS_MAX = 16
 ROWS_PER_BUCKET = 16
 BUCKET_FILE = re.compile(r"rule_2_verified_tables-[0-9a-f]{32}\.parquet")
@@ -334,8 +335,8 @@ class _Verified:
 
     Tables: each row of a warehouse table falls into a bucket by a 64-bit hash of its
     identifiers, and each bucket is fingerprinted by its count and the sum of those hashes
-    (one scan, nothing hashed with the secret, no value kept; ~16 rows or more a bucket, so
-    no fingerprint is one row's hash). Rows staged after the watermark (the newest
+    (one scan, nothing hashed with the secret, no value kept; 16-32 rows a bucket on average
+    from 32 rows up). Rows staged after the watermark (the newest
     ``loaded_at`` at the clean run) are read; of the rows found clean, only those of a bucket
     whose fingerprint changed are read again. So a table rebuilt every run with a few rows
     changed (the persons, the contact lists) costs those rows' buckets, an unchanged one
@@ -398,31 +399,42 @@ class _Verified:
     def unverified_rows(self, relation: str, columns: list[str], stamped: bool) -> str | None:
         """The rows of a table to read (a SQL condition), or None when none need reading."""
         entry = self.verified_tables.get(relation)
-        if not isinstance(entry, dict) or not isinstance(entry.get("bits"), int):
-            entry = None  # never verified, or malformed: read whole
-        watermark = entry.get("watermark") if entry and stamped else None
+        valid = (
+            isinstance(entry, dict)
+            and isinstance(entry.get("bits"), int)
+            and isinstance(entry.get("watermark"), int | None)
+            # The same columns: a column renamed to another kind (an account id to an e-mail)
+            # keeps its values' hash but is checked against other tombstones.
+            and entry.get("columns") == columns
+        )
+        entry = entry if valid else None  # never verified, or malformed: read whole
+        watermark = entry["watermark"] if entry and stamped else None
         staged = "epoch_us(loaded_at)" if stamped else "null"
-        after = f"coalesce({staged} > {int(watermark)}, false)" if watermark is not None else "false"
+        after = f"coalesce({staged} > {watermark}, false)" if watermark is not None else "false"
         (rows,) = self.con.execute(f"select count(*) from {relation}").fetchone()
         bits = min(max((rows // ROWS_PER_BUCKET).bit_length() - 1, 0), BUCKET_BITS_MAX)
-        if entry and abs(entry["bits"] - bits) > 1:
-            entry = None  # grown or shrunk 4-fold since: bucketed anew, read whole once
-        bits = entry["bits"] if entry else bits
-        shift = f">> {64 - bits}" if bits else "& 0"
-        n = len(self.table_stamps)
+        if entry and entry["bits"] in range(BUCKET_BITS_MAX + 1) and abs(entry["bits"] - bits) <= 1:
+            bits = entry["bits"]
+        else:
+            entry = None  # grown or shrunk 4-fold since (or damaged): bucketed anew, read whole once
+        # The scan and the condition on the rows to read must bucket alike: one expression.
+        row_hash = f"hash({', '.join(columns)})"
+        bucket = f"{row_hash} >> {64 - bits}" if bits else "0::ubigint"
+        table_index = len(self.table_stamps)
         # Per bucket, the rows found clean (up to the watermark) and all rows (for the ledger).
         self.con.execute(
             f"""
             create or replace temp table rule_2_scan as
             select
-                h {shift} as bucket,
+                bucket,
                 count(*) filter (where not after) as clean_n,
                 cast(coalesce(sum(h) filter (where not after), 0) as varchar) as clean_fingerprint,
                 count(*) as n,
                 cast(sum(h) as varchar) as fingerprint,
                 max(staged) as newest
             from (
-                select hash({", ".join(columns)}) as h, {staged} as staged, {after} as after from {relation}
+                select {bucket} as bucket, {row_hash} as h, {staged} as staged, {after} as after
+                from {relation}
             )
             group by bucket
             """
@@ -434,12 +446,12 @@ class _Verified:
         (newest, new_rows) = self.con.execute(
             "select max(newest), sum(n - clean_n) from rule_2_scan"
         ).fetchone()
-        self.table_stamps[relation] = {"watermark": newest, "bits": bits}
+        self.table_stamps[relation] = {"watermark": newest, "bits": bits, "columns": columns}
         if entry is None:
             self.read["tables read whole"] += 1
             return "true"
-        changed = f"rule_2_changed_buckets_{n}"
-        (buckets,) = self.con.execute(
+        changed = f"rule_2_changed_buckets_{table_index}"
+        self.con.execute(
             f"""
             create or replace temp table {changed} as
             select bucket from (
@@ -450,18 +462,18 @@ class _Verified:
             full outer join (
                 select bucket, n, fingerprint from rule_2_clean_buckets where relation = {literal(relation)}
             ) as clean using (bucket)
-            where now.n is distinct from clean.n or now.fingerprint is distinct from clean.fingerprint;
-            select count(*) from {changed}
+            where now.n is distinct from clean.n or now.fingerprint is distinct from clean.fingerprint
             """
-        ).fetchone()
-        self.read["buckets read again"] += buckets
-        if not buckets and not new_rows:
+        )
+        (changed_buckets,) = self.con.execute(f"select count(*) from {changed}").fetchone()
+        self.read["buckets read again"] += changed_buckets
+        if not changed_buckets and not new_rows:
             self.read["tables unchanged"] += 1
             return None
         self.read["tables read in part"] += 1
-        if not buckets:
+        if not changed_buckets:
             return after
-        return f"({after} or hash({', '.join(columns)}) {shift} in (select bucket from {changed}))"
+        return f"({after} or {bucket} in (select bucket from {changed}))"
 
     def all_clean(self) -> None:
         """Every file and table seen is free of erased identifiers: remember them (atomically)."""
