@@ -59,6 +59,22 @@ def finding(db: Path, rule_id: str):
     return measure(db, now=NOW).rules[rule_id]
 
 
+def rows_to_read(p: Paths, relation: str, row_id: str, *, stamped: bool) -> list | None:
+    """The ids of the rows rule 2's ledger would have it read of an e-mail table (None: none)."""
+    from socle.gates.catalog import Catalog
+    from socle.gates.rules import Context, _Verified
+    from socle.retention import retention_windows
+
+    with connect_read_only(p.build_db) as con:
+        ctx = Context(con, Catalog.read(con), p, retention_windows(NOW.date()), NOW)
+        where = _Verified(ctx, p.tombstones.read_bytes()).unverified_rows(
+            relation, ['"email"'], stamped=stamped
+        )
+        if where is None:
+            return None
+        return sorted(r for (r,) in con.execute(f"select {row_id} from {relation} where {where}").fetchall())
+
+
 def assert_no_identifier(payload: object) -> None:
     text = json.dumps(payload, default=str).lower()
     leaked = [i for i in IDENTIFIERS if i.lower() in text]
@@ -261,10 +277,6 @@ def test_rule_2_reads_only_files_new_or_rewritten_since_the_last_clean_run(db: P
 def test_rule_2_reads_only_the_warehouse_rows_staged_since_the_last_clean_run(db: Path, home: Path):
     from test_gates_support import _tombstones
 
-    from socle.gates.catalog import Catalog
-    from socle.gates.rules import Context, _Verified
-    from socle.retention import retention_windows
-
     p = Paths(home)
     _tombstones(p, [ERASED_EMAIL])
     rsvps, detail = '"staging"."stg_events__rsvps"', "staging.stg_events__rsvps: email of an erased person"
@@ -279,20 +291,11 @@ def test_rule_2_reads_only_the_warehouse_rows_staged_since_the_last_clean_run(db
     stamp = json.loads(p.rule_2_ledger.read_text())["tables"][rsvps]
     assert (stamp["bits"], stamp["watermark"]) == (0, int(staged[1].timestamp() * 1_000_000))
 
-    def rows_to_read() -> list[str] | None:
-        with connect_read_only(db) as con:
-            ctx = Context(con, Catalog.read(con), p, retention_windows(NOW.date()), NOW)
-            verified = _Verified(ctx, p.tombstones.read_bytes())
-            where = verified.unverified_rows(rsvps, ['"email"'], stamped=True)
-            if where is None:
-                return None
-            return sorted(r for (r,) in con.execute(f"select rsvp_id from {rsvps} where {where}").fetchall())
-
     # Unchanged since the clean run: not read at all.
-    assert rows_to_read() is None
+    assert rows_to_read(p, rsvps, "rsvp_id", stamped=True) is None
     # Staged since: only the new row is read, and the erased person in it is found.
     execute(db, f"insert into {rsvps} values ('r-3', ?, ?)", [ERASED_EMAIL, NOW])
-    assert rows_to_read() == ["r-3"]
+    assert rows_to_read(p, rsvps, "rsvp_id", stamped=True) == ["r-3"]
     assert finding(db, "rule_2").details[detail] == 1
     # A run that found something remembers nothing: the next one reads r-3 again.
     assert finding(db, "rule_2").details[detail] == 1
@@ -301,16 +304,12 @@ def test_rule_2_reads_only_the_warehouse_rows_staged_since_the_last_clean_run(db
     execute(db, f"delete from {rsvps} where rsvp_id = 'r-3'")
     assert finding(db, "rule_2").violations == 0
     execute(db, f"update {rsvps} set email = ? where rsvp_id = 'r-1'", [ERASED_EMAIL])
-    assert rows_to_read() == ["r-1", "r-2"]
+    assert rows_to_read(p, rsvps, "rsvp_id", stamped=True) == ["r-1", "r-2"]
     assert finding(db, "rule_2").details[detail] == 1
 
 
 def test_rule_2_reads_again_only_the_buckets_of_a_rebuilt_table_that_changed(db: Path, home: Path):
     from test_gates_support import _tombstones
-
-    from socle.gates.catalog import Catalog
-    from socle.gates.rules import Context, _Verified
-    from socle.retention import retention_windows
 
     p = Paths(home)
     _tombstones(p, [ERASED_EMAIL])
@@ -329,22 +328,13 @@ def test_rule_2_reads_again_only_the_buckets_of_a_rebuilt_table_that_changed(db:
     assert (count, total) == (32, 1000)
     assert smallest >= 10
 
-    def rows_to_read() -> list[int] | None:
-        with connect_read_only(db) as con:
-            ctx = Context(con, Catalog.read(con), p, retention_windows(NOW.date()), NOW)
-            verified = _Verified(ctx, p.tombstones.read_bytes())
-            where = verified.unverified_rows(people, ['"email"'], stamped=False)
-            if where is None:
-                return None
-            return sorted(r for (r,) in con.execute(f"select i from {people} where {where}").fetchall())
-
     # Rebuilt the same: nothing read.
     execute(db, f"create or replace table {people} as select * from {people} order by email desc")
-    assert rows_to_read() is None
+    assert rows_to_read(p, people, "i", stamped=False) is None
     # One person's e-mail changed to an erased one: only that person's new bucket and the old
     # one are read, and the erased e-mail is found.
     execute(db, f"update {people} set email = ? where i = 500", [ERASED_EMAIL])
-    read = rows_to_read()
+    read = rows_to_read(p, people, "i", stamped=False)
     assert 500 in read
     assert 2 <= len(read) <= 120
     assert finding(db, "rule_2").details == {detail: 1}
@@ -353,7 +343,7 @@ def test_rule_2_reads_again_only_the_buckets_of_a_rebuilt_table_that_changed(db:
     assert finding(db, "rule_2").violations == 0
     assert not buckets.exists()
     assert len(p.rule_2_ledger_files()) == 2
-    assert rows_to_read() is None
+    assert rows_to_read(p, people, "i", stamped=False) is None
     # A ledger of the version before buckets (same check, no bucket file) or a damaged one
     # vouches for no table: it is read whole, and the rule still runs.
     ledger = json.loads(p.rule_2_ledger.read_text())
@@ -362,10 +352,10 @@ def test_rule_2_reads_again_only_the_buckets_of_a_rebuilt_table_that_changed(db:
     bad_watermark = {**ledger, "tables": {people: {**ledger["tables"][people], "watermark": "x"}}}
     for damaged in (older, {**ledger, "buckets": "../x.parquet"}, {**ledger, "tables": []}, bad_watermark):
         p.rule_2_ledger.write_text(json.dumps(damaged))
-        assert len(rows_to_read()) == 1000
+        assert len(rows_to_read(p, people, "i", stamped=False)) == 1000
     p.rule_2_ledger.write_text(json.dumps(ledger))
     buckets.write_bytes(b"not parquet")
-    assert len(rows_to_read()) == 1000
+    assert len(rows_to_read(p, people, "i", stamped=False)) == 1000
     assert finding(db, "rule_2").error is None
 
 

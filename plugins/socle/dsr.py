@@ -866,10 +866,10 @@ def erase(request_id: str, subject: Subject, keep_requests: Collection[str] = ()
         for table, n in erase_from_database(db, subject, secret).items():
             affected[f"{label}:{table}"] = n
     # Gate rule 2's ledger: its bucket fingerprints sum hashes of identifiers, the person's too.
-    for ledger in p.rule_2_ledger_files():
-        if ledger.exists():
-            ledger.unlink()
-            affected["build:rule_2_ledger_files"] = affected.get("build:rule_2_ledger_files", 0) + 1
+    ledger_files = [file for file in p.rule_2_ledger_files() if file.exists()]
+    for file in ledger_files:
+        file.unlink()
+    affected["build:rule_2_ledger_files"] = len(ledger_files)
     affected["exports:access_files"] = delete_access_exports(subject, {i for i in request_ids if i})
     affected["inbox:rows"] = scrub_inbox(subject)
     # Last, because it removes the landed request itself: a failure before here leaves the

@@ -167,22 +167,10 @@ attendances as (
 -- through the window (a sort), in a branch of their own: the other ~70 % of actions pass
 -- as they are, and no branch is read twice (a shared one was held whole in memory).
 final as (
-    select
-        action_id,
-        person_key,
-        event_id,
-        action_type,
-        event_at
-    from unioned
+    select * from unioned
     where person_key is not null and event_at is not null
     union all
-    select
-        action_id,
-        person_key,
-        event_id,
-        action_type,
-        event_at
-    from attendances
+    select * from attendances
     where person_key is not null and event_at is not null
     qualify
         event_id is null
