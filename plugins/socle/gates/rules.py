@@ -92,9 +92,11 @@ IDENTIFIER_VALUE_PATTERNS = {
 ANY_IDENTIFIER_VALUE = "|".join(f"({p})" for p in IDENTIFIER_VALUE_PATTERNS.values())
 NOTHING = "select cast(null as varchar) as person_key where false"
 # Rule 2's ledger (Paths.rule_2_ledger): a table's rows fall into up to 2**16 buckets by a
-# 64-bit hash of their identifiers, 16-32 rows each on average from 32 rows up: few enough to
-# re-read after a scattered change, too many for a bucket's fingerprint to give a row's hash
-# away (a smaller table is one bucket, as the whole-table fingerprint was before).
+# 64-bit hash of their identifiers, 16-32 rows each on average from 32 rows up (a smaller table
+# is one bucket): few enough to re-read after a scattered change. Rows sharing an identifier
+# share a bucket, so a bucket may hold a single row, whose unkeyed hash its fingerprint then
+# is: the file sits beside the build database, which holds the values themselves, and an
+# erasure deletes it.
 BUCKET_BITS_MAX = 16
 ROWS_PER_BUCKET = 16
 BUCKET_FILE = re.compile(r"rule_2_verified_tables-[0-9a-f]{32}\.parquet")
