@@ -26,10 +26,12 @@ with combinations as materialized (
     where email is not null or phone is not null
 ),
 
--- Materialised: the unordered numbering must be the same for the e-mails and their phones.
+-- Materialised: the unordered numbering must be the same for the e-mails and their phones,
+-- and each e-mail's key is hashed once, for itself and for the phones it anchors.
 emails as materialized (
     select
         email,
+        socle_hmac(email) as person_key,
         row_number() over () as build_person_number
     from combinations
     where email is not null
@@ -63,6 +65,7 @@ linked_phones as (
         phones.email as anchor_identifier,
         'email' as anchor_type,
         false as is_conflicting,
+        emails.person_key,
         emails.build_person_number
     from phones
     inner join emails on phones.email = emails.email
@@ -75,6 +78,7 @@ self_anchored_phones as (
         phones.phone as anchor_identifier,
         'phone' as anchor_type,
         phones.email_count > 1 as is_conflicting,
+        socle_hmac(phones.phone) as person_key,
         email_persons.person_count + row_number() over () as build_person_number
     from phones
     cross join email_persons
@@ -93,7 +97,7 @@ final as (
         'email' as identifier_type,
         email as anchor_identifier,
         'email' as anchor_type,
-        socle_hmac(email) as person_key,
+        person_key,
         build_person_number,
         false as is_conflicting
     from emails
@@ -103,7 +107,7 @@ final as (
         'phone' as identifier_type,
         anchor_identifier,
         anchor_type,
-        socle_hmac(anchor_identifier) as person_key,
+        person_key,
         build_person_number,
         is_conflicting
     from phone_nodes
