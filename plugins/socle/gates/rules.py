@@ -93,13 +93,15 @@ ANY_IDENTIFIER_VALUE = "|".join(f"({p})" for p in IDENTIFIER_VALUE_PATTERNS.valu
 NOTHING = "select cast(null as varchar) as person_key where false"
 # Rule 2's ledger (Paths.rule_2_ledger): a table's rows fall into up to 2**16 buckets by a
 # 64-bit hash of their identifiers, 16-32 rows each on average from 32 rows up (a smaller table
-# is one bucket): few enough to re-read after a scattered change. A bucket of fewer than
-# MIN_BUCKET_ROWS rows (a small table, or an uneven hash) is not stored but read every run:
-# its fingerprint would be the sum of a few rows' unkeyed hashes, one row's alone, which a
-# list of candidate e-mails could be tested against. An erasure deletes the file.
+# is one bucket): few enough to re-read after a scattered change. The hash is keyed with a
+# value derived from the pseudonym secret (ROW_HASH_KEY, computed in SQL, never written): a
+# bucket may hold a single row (rows sharing an identifier share one), and an unkeyed
+# fingerprint of it could be tested against a list of candidate e-mails. Not storing the
+# small buckets instead made every table holding one be read in part at every run (at M, the
+# CRM consents for one bucket of two rows). An erasure deletes the file.
 BUCKET_BITS_MAX = 16
 ROWS_PER_BUCKET = 16
-MIN_BUCKET_ROWS = 4
+ROW_HASH_KEY = "socle_hmac('gate rule 2 buckets')"
 BUCKET_FILE = re.compile(r"rule_2_verified_tables-[0-9a-f]{32}\.parquet")
 
 
@@ -338,13 +340,13 @@ class _Verified:
 
     Tables: each row of a warehouse table falls into a bucket by a 64-bit hash of its
     identifiers, and each bucket is fingerprinted by its count and the sum of those hashes
-    (one scan, nothing hashed with the secret, no value kept; 16-32 rows a bucket on average
+    (one scan, keyed with ``ROW_HASH_KEY``, no value kept; 16-32 rows a bucket on average
     from 32 rows up). Rows staged after the watermark (the newest
     ``loaded_at`` at the clean run) are read; of the rows found clean, only those of a bucket
-    whose fingerprint changed are read again, and those of a bucket too small to be stored
-    (``MIN_BUCKET_ROWS``). So a table rebuilt every run with a few rows changed (the persons,
-    the contact lists) costs those rows' buckets, an unchanged one nothing, and a restored or
-    rewritten one is read whole. A DuckDB upgrade that changes the hash costs one full read.
+    whose fingerprint changed are read again. So a table rebuilt every run with a few rows
+    changed (the persons, the contact lists) costs those rows' buckets, an unchanged one
+    nothing, and a restored or rewritten one is read whole. A DuckDB upgrade that changes the
+    hash, or a new pseudonym secret, costs one full read.
 
     The hourly gate run thus reads what landed and was staged since the last clean run.
     """
@@ -421,7 +423,7 @@ class _Verified:
         else:
             entry = None  # grown or shrunk 4-fold since (or damaged): bucketed anew, read whole once
         # The scan and the condition on the rows to read must bucket alike: one expression.
-        row_hash = f"hash({', '.join(columns)})"
+        row_hash = f"hash({', '.join(columns)}, {ROW_HASH_KEY})"
         bucket = f"{row_hash} >> {64 - bits}" if bits else "0::ubigint"
         table_index = len(self.table_stamps)
         # Per bucket, the rows found clean (up to the watermark) and all rows (for the ledger).
@@ -491,10 +493,7 @@ class _Verified:
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.con.execute(
-                f"copy (from rule_2_seen_buckets where n >= {MIN_BUCKET_ROWS}) "
-                f"to {literal(str(buckets))} (format parquet)"
-            )
+            self.con.execute(f"copy rule_2_seen_buckets to {literal(str(buckets))} (format parquet)")
             tmp.write_text(json.dumps(ledger))
             os.replace(tmp, self.path)
             for stale in old:
