@@ -96,7 +96,8 @@ NOTHING = "select cast(null as varchar) as person_key where false"
 # is one bucket): few enough to re-read after a scattered change. The hash is keyed with a
 # value derived from the pseudonym secret (ROW_HASH_KEY, computed in SQL, never written): a
 # bucket may hold a single row (rows sharing an identifier share one), and an unkeyed
-# fingerprint of it could be tested against a list of candidate e-mails. Not storing the
+# fingerprint of it could be tested against a list of candidate e-mails. DuckDB's hash is
+# not a cryptographic MAC, but without the key no candidate can be checked. Not storing the
 # small buckets instead made every table holding one be read in part at every run (at M, the
 # CRM consents for one bucket of two rows). An erasure deletes the file.
 BUCKET_BITS_MAX = 16
