@@ -20,12 +20,15 @@
     'status', 'lawful_basis', 'wording_version', 'consent_event_id', 'occurred_at', 'is_valid', 'is_granted'
 ] %}
 {%- set fingerprinted = ['person_key', 'purpose'] + state_columns %}
--- Each state's fingerprint (key and state, 128 bits) is computed once, on each side: a
--- (person, purpose) that is new, vanished or changed state has a row whose fingerprint the
--- other side lacks. The anti-joins hold 16-byte fingerprints where the full outer join they
--- replace held every state column of both sides (12 M rows each at 5 M people, where the
--- hourly run ran out of memory under 3 GB).
-with current_state as (
+-- Each state's fingerprint (key and state, 128 bits): a (person, purpose) that is new,
+-- vanished or changed state has a row whose fingerprint the other side lacks. The anti-joins
+-- hold 16-byte fingerprints where the full outer join they replace held every state column
+-- of both sides (12 M rows each at 5 M people, where the hourly run ran out of memory under
+-- 3 GB). Each side is read by two joins and NOT MATERIALIZED: DuckDB would otherwise copy
+-- both whole tables into memory first, and the page faults of that copy made this model
+-- 3-5 s of an hourly run at 1 M people instead of ~0.8 s (docs/benchmarks.md); a second scan
+-- and hash of each side is cheaper.
+with current_state as not materialized (
     select
         consent.person_key,
         consent.purpose,
@@ -42,7 +45,7 @@ build_time as (
 ),
 
 {% if is_incremental() %}
-    open_versions as (
+    open_versions as not materialized (
         select
             history.*,
             {{ row_fingerprint('history', fingerprinted) }} as fingerprint

@@ -36,7 +36,8 @@ retweets as (
     select * from {{ ref('stg_x__retweets') }}
 ),
 
-accounts as (
+-- Read more than once: not materialized, so DuckDB scans the table again rather than copy it.
+accounts as not materialized (
     select * from {{ ref('int_social_accounts_linked') }}
 ),
 

@@ -19,7 +19,8 @@ signins as (
     select * from {{ ref('stg_signin__attendance') }}
 ),
 
-visits as (
+-- Read more than once: not materialized, so DuckDB scans the table again rather than copy it.
+visits as not materialized (
     select * from {{ ref('stg_canvass__visits') }}
 ),
 

@@ -1,7 +1,8 @@
 -- Social accounts linked to a person: only handles the person declared themselves
 -- (facebook_id, x_user_id) and only while they hold a current valid social_matching grant.
 -- Socle never infers a social identity. An account declared by two people links nobody.
-with persons as (
+-- Read more than once: not materialized, so DuckDB scans the table again rather than copy it.
+with persons as not materialized (
     select * from {{ ref('int_persons') }}
 ),
 

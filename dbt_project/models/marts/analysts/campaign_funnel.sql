@@ -12,7 +12,8 @@ x_retweets as (
     select * from {{ ref('stg_x__retweets') }}
 ),
 
-supporters as (
+-- Read more than once: not materialized, so DuckDB scans the table again rather than copy it.
+supporters as not materialized (
     select * from {{ ref('dim_supporter') }}
 ),
 

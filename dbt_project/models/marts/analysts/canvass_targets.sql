@@ -6,7 +6,8 @@
 -- priority_rank: 1 = most mobilisable voters not yet knocked, where
 -- remaining_mobilisable_voters = greatest(mobilisable_voters - doors_knocked, 0); ties by
 -- bureau_key.
-with results as (
+-- Read more than once: not materialized, so DuckDB scans the table again rather than copy it.
+with results as not materialized (
     select * from {{ ref('stg_opendata__election_results') }}
 ),
 
@@ -14,7 +15,8 @@ blocs as (
     select * from {{ ref('nuance_blocs') }}
 ),
 
-addresses as (
+-- Read more than once: not materialized, so DuckDB scans the table again rather than copy it.
+addresses as not materialized (
     select * from {{ ref('stg_opendata__reu_addresses') }}
 ),
 

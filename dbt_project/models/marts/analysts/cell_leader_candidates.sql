@@ -4,7 +4,8 @@
 -- (checked again here), not leading a cell already. Every neighbourhood is listed, those
 -- without a candidate with a null person_key, so organisers see the gaps too.
 {%- set as_of = as_of_date() %}
-with scores as (
+-- Read more than once: not materialized, so DuckDB scans the table again rather than copy it.
+with scores as not materialized (
     select * from {{ ref('supporter_scores') }}
 ),
 
