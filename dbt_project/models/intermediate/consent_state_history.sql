@@ -26,8 +26,8 @@
 -- of both sides (12 M rows each at 5 M people, where the hourly run ran out of memory under
 -- 3 GB). Each side is read by two joins and NOT MATERIALIZED: DuckDB would otherwise copy
 -- both whole tables into memory first, and the page faults of that copy made this model
--- 3-5 s of an hourly run at 1 M people instead of ~0.8 s (docs/benchmarks.md); a second scan
--- and hash of each side is cheaper.
+-- 1.6-5.4 s of an hourly run at 1 M people, 1.3-1.6 s without (25 -> 8 s at 5 M;
+-- docs/benchmarks.md): a second scan and hash of each side is cheaper.
 with current_state as not materialized (
     select
         consent.person_key,
