@@ -607,6 +607,23 @@ def test_person_tests_catch_a_split_person_number_and_a_lost_person(home_copy: P
     assert statuses == dict.fromkeys(tests, "fail")
 
 
+def test_points_seed_missing_an_action_kind_warns_and_an_unknown_kind_fails_to_compile(
+    home_copy: Path,
+) -> None:
+    # fct_engagement joins the points seed, so a kind the seed lacks would lose its actions
+    # silently: the test on the list of kinds warns. A kind outside that list is a compile error.
+    test = "assert_every_action_type_has_points"
+    assert [node.status for node in warehouse.dbt(["test", "--select", test]).nodes] == ["pass"]
+    with duckdb.connect(str(home_copy / "build" / "warehouse.duckdb")) as con:
+        con.execute("delete from intermediate.action_points where action_type = 'x_quote'")
+    result = warehouse.dbt(["test", "--select", test], check=False)
+    assert [(node.status, node.failures) for node in result.nodes] == [("warn", 1)]
+
+    compiled = warehouse.dbt(["compile", "--inline", "select {{ action_type('x_like') }}"], check=False)
+    assert compiled.return_code != 0
+    assert "x_like is missing from engagement_action_types()" in compiled.log_file.read_text()
+
+
 def _rebuilt_in_full(home: Path, copy: Path, sql: str) -> list[tuple]:
     """What a full refresh of a copy of ``home`` gives for ``sql``."""
     shutil.copytree(home, copy)

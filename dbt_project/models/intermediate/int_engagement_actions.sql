@@ -62,7 +62,7 @@ rsvp_actions as (
         'rsvp:' || rsvp_id as action_id,
         person_key,
         event_id,
-        'rsvp' as action_type,
+        {{ action_type('rsvp') }} as action_type,
         updated_at as event_at
     from rsvp_people
     where rsvp_status = 'going'
@@ -71,7 +71,7 @@ rsvp_actions as (
         'volunteer:' || rsvp_id as action_id,
         person_key,
         event_id,
-        'volunteer_shift' as action_type,
+        {{ action_type('volunteer_shift') }} as action_type,
         coalesce(checked_in_at, starts_at, updated_at) as event_at
     from rsvp_people
     -- a shift counts once it was done: signing up for a future event is the RSVP's action
@@ -83,7 +83,7 @@ rsvp_attendances as (
         'attend:' || rsvp_id as action_id,
         person_key,
         event_id,
-        'attendance' as action_type,
+        {{ action_type('attendance') }} as action_type,
         coalesce(checked_in_at, starts_at, updated_at) as event_at
     from rsvp_people
     where has_attended
@@ -94,7 +94,7 @@ signin_actions as (
         'signin:' || signins.attendance_id as action_id,
         {{ resolved_person_key() }} as person_key,
         signins.event_id,
-        'attendance' as action_type,
+        {{ action_type('attendance') }} as action_type,
         signins.signed_at as event_at
     from signins
     {{ join_identity('signins') }}
@@ -105,7 +105,7 @@ canvass_actions as (
         'canvass:' || visits.visit_id as action_id,
         {{ resolved_person_key(phone=false) }} as person_key,
         visits.session_id as event_id,
-        'canvass_door' as action_type,
+        {{ action_type('canvass_door') }} as action_type,
         cast(visits.session_date as timestamptz) as event_at
     from visits
     {{ join_identity('visits', email='volunteer_email', phone=none) }}
@@ -116,7 +116,7 @@ social_actions as (
         'fb_comment:' || comments.comment_id as action_id,
         accounts.person_key,
         comments.post_id as event_id,
-        'facebook_comment' as action_type,
+        {{ action_type('facebook_comment') }} as action_type,
         comments.created_at as event_at
     from comments
     inner join accounts on accounts.platform = 'facebook' and comments.account_id = accounts.account_id
@@ -125,7 +125,7 @@ social_actions as (
         'fb_reaction:' || reactions.reaction_id as action_id,
         accounts.person_key,
         reactions.post_id as event_id,
-        'facebook_reaction' as action_type,
+        {{ action_type('facebook_reaction') }} as action_type,
         reactions.post_created_at as event_at
     from reactions
     inner join accounts on accounts.platform = 'facebook' and reactions.account_id = accounts.account_id
@@ -134,7 +134,11 @@ social_actions as (
         'x_tweet:' || tweets.tweet_id as action_id,
         accounts.person_key,
         tweets.referenced_tweet_id as event_id,
-        'x_' || tweets.tweet_kind as action_type,
+        case tweets.tweet_kind
+            when 'mention' then {{ action_type('x_mention') }}
+            when 'reply' then {{ action_type('x_reply') }}
+            when 'quote' then {{ action_type('x_quote') }}
+        end as action_type,
         tweets.created_at as event_at
     from tweets
     inner join accounts on accounts.platform = 'x' and tweets.account_id = accounts.account_id
@@ -144,7 +148,7 @@ social_actions as (
         'x_retweet:' || retweets.retweet_id as action_id,
         accounts.person_key,
         retweets.tweet_id as event_id,
-        'x_retweet' as action_type,
+        {{ action_type('x_retweet') }} as action_type,
         retweets.tweet_created_at as event_at
     from retweets
     inner join accounts on accounts.platform = 'x' and retweets.account_id = accounts.account_id
