@@ -4,7 +4,7 @@
 with kinds as (
     select unnest([
         {%- for kind in engagement_action_types() %}
-            '{{ kind }}'{{ "," if not loop.last }}
+            {{ action_type(kind) }}{{ "," if not loop.last }}
         {%- endfor %}
     ]) as action_type
 )
