@@ -607,6 +607,28 @@ def test_person_tests_catch_a_split_person_number_and_a_lost_person(home_copy: P
     assert statuses == dict.fromkeys(tests, "fail")
 
 
+def test_consent_events_test_catches_a_repeated_event_and_an_event_without_a_person(home_copy: Path) -> None:
+    # int_consent_events is a view checked by one singular test. Plant a ledger row staged
+    # twice and a person whose identifiers are gone from int_identity: one failing row for
+    # the repeated event and one for each event of that person.
+    test = "assert_consent_events_resolved_once"
+    assert [node.status for node in warehouse.dbt(["test", "--select", test]).nodes] == ["pass"]
+    with duckdb.connect(str(home_copy / "build" / "warehouse.duckdb")) as con:
+        unresolved = "(select max(person_key) from intermediate.int_consent_events)"
+        (events,) = con.execute(
+            f"select count(*) from intermediate.int_consent_events where person_key = {unresolved}"
+        ).fetchone()
+        con.execute(
+            "insert into staging.stg_crm__consents select * from staging.stg_crm__consents "
+            "where consent_id = (select min(consent_event_id) from intermediate.int_consent_events "
+            f"where person_key <> {unresolved} and collected_via <> 'signin_sheet')"
+        )
+        con.execute(f"delete from intermediate.int_identity where person_key = {unresolved}")
+    result = warehouse.dbt(["test", "--select", test], check=False)
+    assert events >= 1
+    assert [(node.status, node.failures) for node in result.nodes] == [("fail", 1 + events)]
+
+
 def test_points_seed_missing_an_action_kind_warns_and_an_unknown_kind_fails_to_compile(
     home_copy: Path,
 ) -> None:
