@@ -1,7 +1,10 @@
+{{ config(materialized='view') }}
 -- People whose support may be scored (a score is an inferred political opinion, GDPR art. 9):
 -- members (art. 9(2)(d), or a grant recorded under the membership basis) or a current valid
 -- profiling consent; adults only; objectors never. A current profiling withdrawal excludes
 -- even a member: they asked not to be profiled.
+-- A view: supporter_scores, its only reader, holds one row per person of it and carries the
+-- tests on its keys and bases; a table here was a second copy of those keys, written each build.
 with persons as (
     select * from {{ ref('int_persons') }}
 ),

@@ -6,14 +6,15 @@
         on_schema_change='fail',
         full_refresh=false,
         post_hook=[
-            "delete from {{ this }} where person_key not in (select person_key from {{ ref('int_supporters_profilable') }})"
+            "delete from {{ this }} where person_key not in (select person_key from {{ ref('supporter_scores') }})"
         ]
     )
 }}
 -- History cannot be rebuilt from the sources: full_refresh=false keeps it through --full-refresh.
 -- One row per person and scoring date: how a supporter's score and tier evolved. A rerun for
 -- the same date replaces that date. The post-hook forgets the whole history of anyone who
--- may no longer be scored (erased, objected, withdrew profiling, lost membership).
+-- may no longer be scored (erased, objected, withdrew profiling, lost membership): anyone
+-- not in supporter_scores, which has a row for every person who may be.
 with scores as (
     select * from {{ ref('supporter_scores') }}
 ),
