@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -673,9 +673,15 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
             batch, "attendance", [{**sheet, "row_number": i, **row} for i, row in enumerate(rows, 1)]
         )
 
-    def hourly_build() -> None:
-        assert warehouse.build(as_of=AS_OF, data_tests=False).success
+    def hourly_build(as_of: date = AS_OF) -> str:
+        """Build and publish; returns how int_persons was built (its log line when not resumed)."""
+        result = warehouse.build(as_of=as_of, data_tests=False)
+        assert result.success
         shutil.copy2(paths().build_db, paths().warehouse)  # publish, as the gate DAG would
+        restarts = [
+            line for line in result.log_file.read_text().splitlines() if "int_persons: built from" in line
+        ]
+        return restarts[0].split("int_persons: ")[1] if restarts else "resumed"
 
     def as_a_full_rebuild(name: str) -> None:
         for i, sql in enumerate(compared):
@@ -708,9 +714,32 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
             },
         ],
     )
-    hourly_build()
+    # Karim also grants profiling, so his CRM support level becomes lawful; and Alice objects
+    # by phone alone.
+    crm = _batch("crm", date(2026, 11, 28), fetched=datetime(2026, 11, 28, 10, tzinfo=UTC))
+    write_partition(
+        crm, "consents", [_consent("k90", KARIM, "profiling", occurred_at="2026-11-28T09:00:00+01:00")]
+    )
+    dsr = _batch("dsr", date(2026, 11, 28), fetched=datetime(2026, 11, 28, 10, tzinfo=UTC))
+    write_partition(
+        dsr,
+        "requests",
+        [
+            {
+                "request_id": "d90",
+                "type": "objection",
+                "phone": ALICE_PHONE,
+                "received_at": "2026-11-28T09:30:00+01:00",
+            }
+        ],
+    )
+    assert person(KARIM, "support_level") is None
+    assert person(ALICE, "is_objector") is False
+    assert hourly_build() == "resumed"
+    assert person(KARIM, "support_level") == 2
+    assert person(ALICE, "is_objector") is True
     assert person(EVE, "postal_code") == "75011"
-    assert person(KARIM, "record_count") == 5
+    assert person(KARIM, "record_count") == 6
     assert person(KARIM, "first_name") == "C9"
     assert person(BOB, "phone") is None
     assert key(nina_phone) in keys(home, "intermediate.int_persons")
@@ -728,7 +757,7 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
             }
         ],
     )
-    hourly_build()
+    assert hourly_build() == "resumed"
     moved = keys(home, "intermediate.int_persons")
     assert key("nina@example.org") in moved
     assert key(nina_phone) not in moved
@@ -739,9 +768,13 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     write_partition(
         crm, "people", [_person("c4", DAVID, None, first_name="Dave", updated_at="2026-11-28T10:00:00Z")]
     )
-    hourly_build()
+    # A replaced row may have taken an identifier from a person: every person is computed again.
+    assert hourly_build() == "built from every record (stg_crm__people lost or replaced rows)"
     assert person(DAVID, "first_name") == "Dave"
     as_a_full_rebuild("replaced")
+    # Ages change with the scoring date.
+    assert hourly_build(AS_OF + timedelta(days=1)) == "built from every record (the scoring date changed)"
+    assert hourly_build(AS_OF + timedelta(days=1)) == "resumed"
 
 
 def test_build_works_when_landing_sources_are_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

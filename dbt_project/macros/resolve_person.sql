@@ -20,3 +20,16 @@
         by_email.{{ column }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Records of a relation with the person each belongs to (the columns of
+    int_person_records_resolved); the CRM support level, a political opinion, is left out. -#}
+{% macro resolved_records(relation) -%}
+    select
+        {{ relation }}.* exclude (support_level),  -- noqa: RF02
+        {{ resolved_person_key() }} as person_key,
+        by_phone.person_key as phone_person_key,
+        {{ resolved_person_key(column='build_person_number') }} as build_person_number,
+        by_phone.build_person_number as phone_build_person_number
+    from {{ relation }}
+    {{ join_identity(relation) }}
+{%- endmacro %}

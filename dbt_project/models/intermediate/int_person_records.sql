@@ -48,7 +48,8 @@ from_crm as (
         leads_cell,
         1 as source_priority,
         coalesce(updated_at, created_at, loaded_at) as observed_at,
-        coalesce(created_at, updated_at, loaded_at) as first_observed_at
+        coalesce(created_at, updated_at, loaded_at) as first_observed_at,
+        loaded_at
     from crm_people
 ),
 
@@ -62,7 +63,8 @@ from_rsvps as (
         last_name,
         2 as source_priority,
         coalesce(updated_at, loaded_at) as observed_at,
-        coalesce(updated_at, loaded_at) as first_observed_at
+        coalesce(updated_at, loaded_at) as first_observed_at,
+        loaded_at
     from rsvps
 ),
 
@@ -77,7 +79,8 @@ from_signins as (
         postal_code,
         3 as source_priority,
         coalesce(signed_at, loaded_at) as observed_at,
-        coalesce(signed_at, loaded_at) as first_observed_at
+        coalesce(signed_at, loaded_at) as first_observed_at,
+        loaded_at
     from signins
 ),
 
@@ -91,7 +94,8 @@ from_canvass_contacts as (
         bureau_code,
         4 as source_priority,
         coalesce(cast(session_date as timestamptz), loaded_at) as observed_at,
-        coalesce(cast(session_date as timestamptz), loaded_at) as first_observed_at
+        coalesce(cast(session_date as timestamptz), loaded_at) as first_observed_at,
+        loaded_at
     from visits
     where has_consent_contact
 ),
@@ -103,7 +107,8 @@ from_canvass_volunteers as (
         volunteer_email as email,
         5 as source_priority,
         coalesce(cast(session_date as timestamptz), loaded_at) as observed_at,
-        coalesce(cast(session_date as timestamptz), loaded_at) as first_observed_at
+        coalesce(cast(session_date as timestamptz), loaded_at) as first_observed_at,
+        loaded_at
     from visits
 ),
 
@@ -115,7 +120,8 @@ from_consents as (
         phone,
         6 as source_priority,
         coalesce(occurred_at, loaded_at) as observed_at,
-        coalesce(occurred_at, loaded_at) as first_observed_at
+        coalesce(occurred_at, loaded_at) as first_observed_at,
+        loaded_at
     from crm_consents
 ),
 
@@ -157,7 +163,8 @@ final as (
         leads_cell,
         source_priority,
         observed_at,
-        first_observed_at
+        first_observed_at,
+        loaded_at
     from unioned
     where email is not null or phone is not null
 )

@@ -9,14 +9,7 @@ with records as (
 ),
 
 final as (
-    select
-        records.* exclude (support_level),  -- noqa: RF02
-        {{ resolved_person_key() }} as person_key,
-        by_phone.person_key as phone_person_key,
-        {{ resolved_person_key(column='build_person_number') }} as build_person_number,
-        by_phone.build_person_number as phone_build_person_number
-    from records
-    {{ join_identity('records') }}
+    {{ resolved_records('records') }}
 )
 
 select * from final

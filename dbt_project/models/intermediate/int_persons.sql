@@ -1,3 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='person_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=[
+            "delete from {{ this }} where record_count is null",
+            "{{ record_persons_state() }}",
+        ]
+    )
+}}
 -- One row per person: identifiers and attributes. For each attribute the value kept is the
 -- latest non-null one from the most trusted source (CRM > events > sign-in > others), unless
 -- the person asked for a rectification (art. 16): the latest rectification of a field wins.
@@ -14,7 +26,112 @@
     'birth_date', 'address', 'city', 'commune_code', 'iris_code', 'facebook_id', 'x_handle', 'x_user_id',
     'acquisition_source', 'is_member', 'leads_cell',
 ] %}
-with records as (
+{#- Incremental: a build resumes from the state the last one recorded (macros/persons_state.sql)
+    and computes again only the persons a new record or request may have changed; else it
+    computes every person. Either way a person that no longer exists yields a row holding only
+    its key, which the post-hook deletes. #}
+{%- set state = resumable_persons_state() %}
+{%- set resolved_source = ref('int_person_records_resolved') %}
+{%- if state %}
+    {%- set resolved_source = '(' ~ resolved_records('scoped_records') ~ ')' %}
+{%- endif %}
+{#- The staging table of each record source, for the rows landed since the state. A source
+    missing here has all its records taken as new: slower, never wrong. #}
+{%- set record_tables = {
+    'crm_people': 'stg_crm__people',
+    'crm_consents': 'stg_crm__consents',
+    'events_rsvps': 'stg_events__rsvps',
+    'signin_attendance': 'stg_signin__attendance',
+    'canvass_contacts': 'stg_canvass__visits',
+    'canvass_volunteers': 'stg_canvass__visits',
+} %}
+with
+{%- if state %}
+-- The identifiers of the records and requests landed since the last build.
+new_identifiers as (
+    select
+        email,
+        phone
+    from {{ ref('int_person_records') }}
+    where case record_source
+        {%- for source, table in record_tables.items() %}
+            when '{{ source }}' then {{ landed_since(state, table) }}
+        {%- endfor %}
+            else true
+        end
+    union all
+    select
+        email,
+        phone
+    from {{ ref('stg_dsr__requests') }}
+    where {{ landed_since(state, 'stg_dsr__requests') }}
+),
+
+touched_phones as (
+    select distinct phone
+    from new_identifiers
+    where phone is not null
+),
+
+-- The anchors whose person may have changed: each new identifier, and each e-mail ever seen
+-- with a new phone (the phone may have joined that e-mail's person, or left it in a conflict).
+affected_anchors as (
+    select email as identifier
+    from new_identifiers
+    where email is not null
+    union
+    select phone
+    from touched_phones
+    union
+    select person_records.email
+    from {{ ref('int_person_records') }} as person_records
+    where
+        person_records.email is not null
+        and person_records.phone in (select touched_phones.phone from touched_phones)
+),
+
+-- This build's persons anchored there, and every identifier of theirs: each of their
+-- records carries one.
+affected_persons as (
+    select
+        build_person_number,
+        person_key
+    from {{ ref('int_identity') }}
+    where
+        identifier = anchor_identifier
+        and identifier_type = anchor_type
+        and anchor_identifier in (select affected_anchors.identifier from affected_anchors)
+),
+
+affected_identifiers as (
+    select
+        identifier,
+        identifier_type
+    from {{ ref('int_identity') }}
+    where build_person_number in (select affected_persons.build_person_number from affected_persons)
+),
+
+-- Their records: those whose e-mail is theirs, and those without an e-mail whose phone is
+-- (a record resolves through its e-mail, else its phone). Chosen before the identity joins,
+-- which over every record cost most of the build.
+scoped_records as (
+    select * from {{ ref('int_person_records') }}
+    where email in (
+        select affected_identifiers.identifier from affected_identifiers
+        where affected_identifiers.identifier_type = 'email'
+    )
+    union all
+    select * from {{ ref('int_person_records') }}
+    where
+        email is null
+        and phone in (
+            select affected_identifiers.identifier from affected_identifiers
+            where affected_identifiers.identifier_type = 'phone'
+        )
+),
+
+{% endif %}
+records as (
     select
         resolved.*,
         -- One 64-bit sort key: source priority 1-6 (bits 60-62), undated last (bit 59), newest
@@ -33,7 +150,7 @@ with records as (
             << 27
         )
         + cast(hash(resolved.record_id) >> 37 as bigint) as record_rank
-    from {{ ref('int_person_records_resolved') }} as resolved
+    from {{ resolved_source }} as resolved
     where resolved.build_person_number is not null
 ),
 
@@ -56,10 +173,13 @@ person_keys as (
 
 consents as (
     select * from {{ ref('int_consent_current') }}
+    {% if state %}
+        where person_key in (select affected_persons.person_key from affected_persons)
+    {% endif %}
 ),
 
 crm_people as (
-    select * from {{ ref('int_person_records') }}
+    select * from {{ 'scoped_records' if state else ref('int_person_records') }}
     where record_source = 'crm_people'
 ),
 
@@ -230,6 +350,27 @@ final as (
     left join objections on person_keys.person_key = objections.person_key
     left join rectified on person_keys.person_key = rectified.person_key
     left join lawful_support_levels on person_keys.person_key = lawful_support_levels.person_key
+),
+
+-- On an incremental build, the persons it could have changed that no longer exist: a row
+-- each, holding only the key, which the post-hook deletes.
+gone as (
+    {% if state %}
+        select socle_hmac(affected_anchors.identifier) as person_key
+        from affected_anchors
+    {% elif is_incremental() %}
+        select loaded.person_key
+        from {{ this }} as loaded
+    {% else %}
+        select null as person_key
+        where false
+    {% endif %}
 )
 
 select * from final
+{% if is_incremental() %}
+    union all by name
+    select gone.person_key
+    from gone
+    where gone.person_key not in (select final.person_key from final)
+{% endif %}

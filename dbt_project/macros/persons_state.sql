@@ -1,0 +1,128 @@
+{#-
+    int_persons' running state: what it has consumed, kept in its table comment so that it is
+    committed with the table, in the same transaction (post-hook record_persons_state).
+
+    The state lists, for each staging table upstream of int_persons that has loaded_at, the
+    latest loaded_at and the row count at that build, with the scoring date and a fingerprint
+    of the code. Staging tables only ever gain rows landed after their latest one, so the
+    next build may resume from it (resumable_persons_state) when the code and the date are
+    the same and every row up to that loaded_at is still there: then the rows after it are
+    exactly the new ones. A row replaced (delete+insert of a key), erased or expired leaves
+    fewer rows than recorded, and the build starts again from every record. The fingerprint
+    covers the models' code, not the macros': after changing a macro they use, run a full
+    refresh (the build DAG's conf {"full_refresh": true}).
+-#}
+
+{#- Upstream models of a node, depth first (a list of unique ids). -#}
+{% macro upstream_models(unique_id, found) -%}
+    {%- for parent in graph.nodes[unique_id].depends_on.nodes
+        if parent.startswith('model.') and parent not in found -%}
+        {%- do found.append(parent) -%}
+        {%- do upstream_models(parent, found) -%}
+    {%- endfor -%}
+    {{ return(found) }}
+{%- endmacro %}
+
+{#- The staging tables int_persons reads (upstream, with loaded_at) and a fingerprint of the
+    code of every model up to them. Relations by name, not ref(): they are not its parents. -#}
+{% macro persons_inputs() -%}
+    {%- set code = [model.raw_code] -%}
+    {%- set staged = {} -%}
+    {%- for unique_id in upstream_models(model.unique_id, []) | sort -%}
+        {%- set node = graph.nodes[unique_id] -%}
+        {%- do code.append(node.raw_code) -%}
+        {%- if node.schema == 'staging' and 'loaded_at' in node.columns -%}
+            {%- do staged.update({node.name: node.relation_name}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return({'code': local_md5(code | join('\n') ~ var('adult_age')), 'staged': staged}) }}
+{%- endmacro %}
+
+{#- The state of those tables now (a dict, JSON-ready). -#}
+{% macro persons_state() -%}
+    {%- set inputs = persons_inputs() -%}
+    {%- set query -%}
+        {%- for name, relation in inputs.staged.items() %}
+        select
+            '{{ name }}' as staged_in,
+            strftime(max(loaded_at) at time zone 'UTC', '%Y-%m-%dT%H:%M:%S.%f+00:00') as loaded_through,
+            count(*) as row_count
+        from {{ relation }}
+        {{- " union all" if not loop.last }}
+        {%- endfor %}
+    {%- endset -%}
+    {%- set tables = {} -%}
+    {%- for row in run_query(query) -%}
+        {%- do tables.update({row[0]: {'loaded_through': row[1], 'row_count': row[2] | int}}) -%}
+    {%- endfor -%}
+    {{ return({
+        'code': inputs.code,
+        'as_of': var('as_of', none) or run_started_at.strftime('%Y-%m-%d'),
+        'tables': tables,
+    }) }}
+{%- endmacro %}
+
+{#- Post-hook: the state this build consumed, as the table's comment (nothing at parse time). -#}
+{% macro record_persons_state() -%}
+    {%- if execute -%}
+        comment on table {{ this }} is '{{ tojson(persons_state()) }}'
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The state the last build recorded, when this build can resume from it; else none, and
+    the log says why (no personal data: table names and counts). -#}
+{% macro resumable_persons_state() -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        select comment from duckdb_tables()
+        where database_name = '{{ this.database }}' and schema_name = '{{ this.schema }}'
+            and table_name = '{{ this.identifier }}'
+    {%- endset -%}
+    {%- set comment = run_query(query).columns[0].values() | first -%}
+    {%- set recorded = fromjson(comment) if comment else none -%}
+    {%- set current = persons_state() -%}
+    {%- set reason = none -%}
+    {%- if not (recorded is mapping and 'tables' in recorded) -%}
+        {%- set reason = 'no state recorded' -%}
+    {%- elif recorded.code != current.code -%}
+        {%- set reason = 'the code changed' -%}
+    {%- elif recorded.as_of != current.as_of -%}
+        {%- set reason = 'the scoring date changed' -%}
+    {%- elif recorded.tables.keys() | sort != current.tables.keys() | sort -%}
+        {%- set reason = 'its staging tables changed' -%}
+    {%- else -%}
+        {%- set relations = persons_inputs().staged -%}
+        {%- set query -%}
+            {%- for name, table in recorded.tables.items() %}
+            select '{{ name }}', count(*) from {{ relations[name] }}
+            where loaded_at is null
+            {%- if table.loaded_through %} or loaded_at <= cast('{{ table.loaded_through }}' as timestamptz){% endif %}
+            {{- " union all" if not loop.last }}
+            {%- endfor %}
+        {%- endset -%}
+        {%- set lost = [] -%}
+        {%- for row in run_query(query) if row[1] | int != recorded.tables[row[0]].row_count -%}
+            {%- do lost.append(row[0]) -%}
+        {%- endfor -%}
+        {%- if lost -%}
+            {%- set reason = lost | sort | join(', ') ~ ' lost or replaced rows' -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if reason is not none -%}
+        {{ log(this.identifier ~ ': built from every record (' ~ reason ~ ')', info=true) }}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(recorded) }}
+{%- endmacro %}
+
+{#- A row of a staging table landed after the recorded state (every row when the table was empty). -#}
+{% macro landed_since(state, table, column='loaded_at') -%}
+    {%- set through = state.tables.get(table, {}).get('loaded_through') -%}
+    {%- if through -%}
+        {{ column }} > cast('{{ through }}' as timestamptz)
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
