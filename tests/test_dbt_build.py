@@ -646,13 +646,13 @@ def test_points_seed_missing_an_action_kind_warns_and_an_unknown_kind_fails_to_c
     assert "x_like is missing from engagement_action_types()" in compiled.log_file.read_text()
 
 
-def _rebuilt_in_full(home: Path, copy: Path, sql: str) -> list[tuple]:
-    """What a full refresh of a copy of ``home`` gives for ``sql``."""
+def _rebuilt_in_full(home: Path, copy: Path, queries: list[str], as_of: date = AS_OF) -> list[list[tuple]]:
+    """What a full refresh of a copy of ``home`` gives for each of ``queries``."""
     shutil.copytree(home, copy)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOCLE_HOME", str(copy))
-        assert warehouse.build(as_of=AS_OF, data_tests=False, full_refresh=True).success
-    return query(copy, sql)
+        assert warehouse.build(as_of=as_of, data_tests=False, full_refresh=True).success
+    return [query(copy, sql) for sql in queries]
 
 
 def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: Path, tmp_path: Path) -> None:
@@ -674,18 +674,17 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
         )
 
     def hourly_build(as_of: date = AS_OF) -> str:
-        """Build and publish; returns how int_persons was built (its log line when not resumed)."""
+        """Build and publish; returns how int_persons was built, as its log line says."""
         result = warehouse.build(as_of=as_of, data_tests=False)
         assert result.success
         shutil.copy2(paths().build_db, paths().warehouse)  # publish, as the gate DAG would
-        restarts = [
-            line for line in result.log_file.read_text().splitlines() if "int_persons: built from" in line
-        ]
-        return restarts[0].split("int_persons: ")[1] if restarts else "resumed"
+        (line,) = [line for line in result.log_file.read_text().splitlines() if "int_persons: " in line]
+        return line.split("int_persons: ")[1]
 
-    def as_a_full_rebuild(name: str) -> None:
-        for i, sql in enumerate(compared):
-            assert query(home, sql) == _rebuilt_in_full(home, tmp_path / f"{name}-{i}", sql), sql
+    def as_a_full_rebuild(name: str, as_of: date = AS_OF) -> None:
+        rebuilt = _rebuilt_in_full(home, tmp_path / name, compared, as_of)
+        for sql, expected in zip(compared, rebuilt, strict=True):
+            assert query(home, sql) == expected, sql
 
     def person(identifier: str, column: str) -> object:
         sql = f"select {column} from intermediate.int_persons where person_key = '{key(identifier)}'"
@@ -720,6 +719,9 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     write_partition(
         crm, "consents", [_consent("k90", KARIM, "profiling", occurred_at="2026-11-28T09:00:00+01:00")]
     )
+    # And the CRM delivers a new member, Zoé.
+    crm = _batch("crm", date(2026, 11, 27), fetched=datetime(2026, 11, 28, 10, tzinfo=UTC))
+    write_partition(crm, "people", [_person("c90", "zoe@example.org", None, first_name="Zoé")])
     dsr = _batch("dsr", date(2026, 11, 28), fetched=datetime(2026, 11, 28, 10, tzinfo=UTC))
     write_partition(
         dsr,
@@ -740,6 +742,7 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     assert person(ALICE, "is_objector") is True
     assert person(EVE, "postal_code") == "75011"
     assert person(KARIM, "record_count") == 6
+    assert person("zoe@example.org", "first_name") == "Zoé"
     assert person(KARIM, "first_name") == "C9"
     assert person(BOB, "phone") is None
     assert key(nina_phone) in keys(home, "intermediate.int_persons")
@@ -763,18 +766,39 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     assert key(nina_phone) not in moved
     as_a_full_rebuild("moved")
 
-    # The CRM delivers David again with a new first name: the staged record is replaced.
-    crm = _batch("crm", date(2026, 11, 28), fetched=datetime(2026, 11, 28, 12, tzinfo=UTC))
+    # Then Paul writes Nina's line beside his e-mail: it links nobody now, and the sheet
+    # that carried it alone is a person of its own again, taken from Nina's.
+    signin(12, [{"signed_at": "2026-11-27T21:00:00+01:00", "email": "paul@example.org", "phone": nina_phone}])
+    assert hourly_build() == "resumed"
+    assert key(nina_phone) in keys(home, "intermediate.int_persons")
+    assert person("nina@example.org", "record_count") == 1
+    assert person("nina@example.org", "phone") is None
+    as_a_full_rebuild("split")
+
+    # The CRM delivers David and Zoé again with new e-mails: their staged records are
+    # replaced, and a replaced row may take an identifier from a person, so every person is
+    # computed again. David's old e-mail keeps its consent record alone; Zoé's had no other
+    # record, so her person by it is gone.
+    crm = _batch("crm", date(2026, 11, 28), fetched=datetime(2026, 11, 28, 13, tzinfo=UTC))
     write_partition(
-        crm, "people", [_person("c4", DAVID, None, first_name="Dave", updated_at="2026-11-28T10:00:00Z")]
+        crm,
+        "people",
+        [
+            _person("c4", "dave@example.org", None, first_name="Dave", updated_at="2026-11-28T10:00:00Z"),
+            _person("c90", "zoe.new@example.org", None, first_name="Zoé", updated_at="2026-11-28T10:00:00Z"),
+        ],
     )
-    # A replaced row may have taken an identifier from a person: every person is computed again.
-    assert hourly_build() == "built from every record (stg_crm__people lost or replaced rows)"
-    assert person(DAVID, "first_name") == "Dave"
+    assert hourly_build() == "built from every record (stg_crm__people changed before its recorded rows)"
+    assert person("dave@example.org", "first_name") == "Dave"
+    assert person(DAVID, "first_name") is None
+    assert key("zoe@example.org") not in keys(home, "intermediate.int_persons")
     as_a_full_rebuild("replaced")
+
     # Ages change with the scoring date.
-    assert hourly_build(AS_OF + timedelta(days=1)) == "built from every record (the scoring date changed)"
-    assert hourly_build(AS_OF + timedelta(days=1)) == "resumed"
+    tomorrow = AS_OF + timedelta(days=1)
+    assert hourly_build(tomorrow) == "built from every record (the scoring date changed)"
+    assert hourly_build(tomorrow) == "resumed"
+    as_a_full_rebuild("tomorrow", tomorrow)
 
 
 def test_build_works_when_landing_sources_are_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,14 +3,15 @@
     committed with the table, in the same transaction (post-hook record_persons_state).
 
     The state lists, for each staging table upstream of int_persons that has loaded_at, the
-    latest loaded_at and the row count at that build, with the scoring date and a fingerprint
-    of the code. Staging tables only ever gain rows landed after their latest one, so the
-    next build may resume from it (resumable_persons_state) when the code and the date are
-    the same and every row up to that loaded_at is still there: then the rows after it are
-    exactly the new ones. A row replaced (delete+insert of a key), erased or expired leaves
-    fewer rows than recorded, and the build starts again from every record. The fingerprint
-    covers the models' code, not the macros': after changing a macro they use, run a full
-    refresh (the build DAG's conf {"full_refresh": true}).
+    latest loaded_at and the row count at that build, with the scoring date, the DuckDB
+    version, a check of the pseudonym key and a fingerprint of the models' code. The next
+    build resumes from it (resumable_persons_state) when all of those are the same, no
+    table's latest loaded_at went back, and every row up to the recorded one is still there,
+    and no other: then the rows after it are exactly the new ones. A row replaced
+    (delete+insert of a key), erased or expired, or a row added with an earlier loaded_at
+    (a late rights request), changes that count, and every person is computed again. The
+    fingerprint covers the models' code, not the macros': after changing a macro they use,
+    run a full refresh (the build DAG's conf {"full_refresh": true}).
 -#}
 
 {#- Upstream models of a node, depth first (a list of unique ids). -#}
@@ -55,9 +56,16 @@
     {%- for row in run_query(query) -%}
         {%- do tables.update({row[0]: {'loaded_through': row[1], 'row_count': row[2] | int}}) -%}
     {%- endfor -%}
+    {#- hash() breaks ties between records and may change with DuckDB; the persons' keys
+        change with the pseudonym secret. A key of a constant text tells the secret apart. -#}
+    {%- set build = run_query(
+        "select cast(" ~ as_of_date() ~ " as varchar), version(), left(socle_hmac('int_persons state'), 16)"
+    ).rows[0] -%}
     {{ return({
         'code': inputs.code,
-        'as_of': var('as_of', none) or run_started_at.strftime('%Y-%m-%d'),
+        'as_of': build[0],
+        'duckdb': build[1],
+        'key_check': build[2],
         'tables': tables,
     }) }}
 {%- endmacro %}
@@ -71,7 +79,7 @@
 
 {#- The state the last build recorded, when this build can resume from it; else none, and
     the log says why (no personal data: table names and counts). -#}
-{% macro resumable_persons_state() -%}
+{% macro resumable_persons_state(quiet=false) -%}
     {%- if not (execute and is_incremental()) -%}
         {{ return(none) }}
     {%- endif -%}
@@ -90,31 +98,44 @@
         {%- set reason = 'the code changed' -%}
     {%- elif recorded.as_of != current.as_of -%}
         {%- set reason = 'the scoring date changed' -%}
+    {%- elif recorded.duckdb != current.duckdb or recorded.key_check != current.key_check -%}
+        {%- set reason = 'DuckDB or the pseudonym key changed' -%}
     {%- elif recorded.tables.keys() | sort != current.tables.keys() | sort -%}
         {%- set reason = 'its staging tables changed' -%}
     {%- else -%}
         {%- set relations = persons_inputs().staged -%}
         {%- set query -%}
             {%- for name, table in recorded.tables.items() %}
-            select '{{ name }}', count(*) from {{ relations[name] }}
-            where loaded_at is null
-            {%- if table.loaded_through %} or loaded_at <= cast('{{ table.loaded_through }}' as timestamptz){% endif %}
+            {%- set through = "cast('" ~ table.loaded_through ~ "' as timestamptz)" if table.loaded_through %}
+            select
+                '{{ name }}',
+                count(*) filter (where loaded_at is null {%- if through %} or loaded_at <= {{ through }}{% endif %}),
+                {% if through %}coalesce(max(loaded_at) >= {{ through }}, false){% else %}true{% endif %}
+            from {{ relations[name] }}
             {{- " union all" if not loop.last }}
             {%- endfor %}
         {%- endset -%}
-        {%- set lost = [] -%}
-        {%- for row in run_query(query) if row[1] | int != recorded.tables[row[0]].row_count -%}
-            {%- do lost.append(row[0]) -%}
+        {%- set changed = [] -%}
+        {%- for row in run_query(query)
+            if row[1] | int != recorded.tables[row[0]].row_count or not row[2] -%}
+            {%- do changed.append(row[0]) -%}
         {%- endfor -%}
-        {%- if lost -%}
-            {%- set reason = lost | sort | join(', ') ~ ' lost or replaced rows' -%}
+        {%- if changed -%}
+            {%- set reason = changed | sort | join(', ') ~ ' changed before its recorded rows' -%}
         {%- endif -%}
     {%- endif -%}
-    {%- if reason is not none -%}
-        {{ log(this.identifier ~ ': built from every record (' ~ reason ~ ')', info=true) }}
-        {{ return(none) }}
+    {%- if not quiet -%}
+        {{ log(this.identifier ~ ': ' ~ ('built from every record (' ~ reason ~ ')' if reason else 'resumed'), info=true) }}
     {%- endif -%}
-    {{ return(recorded) }}
+    {{ return(none if reason else recorded) }}
+{%- endmacro %}
+
+{#- Pre-hook: an incremental build that cannot resume starts from an empty table, in the same
+    transaction, so that it writes every person once and keeps no one who no longer exists. -#}
+{% macro forget_persons_unless_resumable() -%}
+    {%- if execute and is_incremental() and resumable_persons_state(quiet=true) is none -%}
+        delete from {{ this }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- A row of a staging table landed after the recorded state (every row when the table was empty). -#}

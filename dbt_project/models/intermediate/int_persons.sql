@@ -4,6 +4,7 @@
         unique_key='person_key',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        pre_hook="{{ forget_persons_unless_resumable() }}",
         post_hook=[
             "delete from {{ this }} where record_count is null",
             "{{ record_persons_state() }}",
@@ -27,9 +28,10 @@
     'acquisition_source', 'is_member', 'leads_cell',
 ] %}
 {#- Incremental: a build resumes from the state the last one recorded (macros/persons_state.sql)
-    and computes again only the persons a new record or request may have changed; else it
-    computes every person. Either way a person that no longer exists yields a row holding only
-    its key, which the post-hook deletes. #}
+    and computes again only the persons a new record or request may have changed; a person
+    among them that no longer exists yields a row holding only its key, which the post-hook
+    deletes. A build that cannot resume empties the table first (pre-hook) and computes every
+    person. #}
 {%- set state = resumable_persons_state() %}
 {%- set resolved_source = ref('int_person_records_resolved') %}
 {%- if state %}
@@ -352,25 +354,23 @@ final as (
     left join lawful_support_levels on person_keys.person_key = lawful_support_levels.person_key
 ),
 
--- On an incremental build, the persons it could have changed that no longer exist: a row
--- each, holding only the key, which the post-hook deletes.
+-- On a resumed build, the persons it could have changed that no longer exist (else none): a
+-- row each, holding only the key, which the post-hook deletes. Compared with the anchors read again,
+-- not with final: a second reader would make DuckDB keep every person's row in memory.
 gone as (
     {% if state %}
         select socle_hmac(affected_anchors.identifier) as person_key
         from affected_anchors
-    {% elif is_incremental() %}
-        select loaded.person_key
-        from {{ this }} as loaded
+        where socle_hmac(affected_anchors.identifier) not in (
+            select anchors.person_key from {{ ref('int_identity') }} as anchors
+            where anchors.identifier = anchors.anchor_identifier and anchors.identifier_type = anchors.anchor_type
+        )
     {% else %}
-        select null as person_key
+        select cast(null as varchar) as person_key
         where false
     {% endif %}
 )
 
-select * from final
-{% if is_incremental() %}
-    union all by name
-    select gone.person_key
-    from gone
-    where gone.person_key not in (select final.person_key from final)
-{% endif %}
+select * from final  -- noqa: AM07
+union all by name
+select gone.person_key from gone
