@@ -39,7 +39,18 @@
     {{ return({'code': local_md5(code | join('\n') ~ var('adult_age')), 'staged': staged}) }}
 {%- endmacro %}
 
-{#- The state of those tables now (a dict, JSON-ready). -#}
+{#- What this build is: the code, the scoring date as the model computes it, DuckDB's version
+    and a check of the pseudonym key (a dict, JSON-ready). hash() breaks ties between records
+    and may change with DuckDB; the persons' keys change with the secret, and a key of a
+    constant text tells the secret apart. -#}
+{% macro persons_build(inputs) -%}
+    {%- set build = run_query(
+        "select cast(" ~ as_of_date() ~ " as varchar), version(), left(socle_hmac('int_persons state'), 16)"
+    ).rows[0] -%}
+    {{ return({'code': inputs.code, 'as_of': build[0], 'duckdb': build[1], 'key_check': build[2]}) }}
+{%- endmacro %}
+
+{#- The state to record: the build, and each staging table's latest loaded_at and row count. -#}
 {% macro persons_state() -%}
     {%- set inputs = persons_inputs() -%}
     {%- set query -%}
@@ -56,18 +67,9 @@
     {%- for row in run_query(query) -%}
         {%- do tables.update({row[0]: {'loaded_through': row[1], 'row_count': row[2] | int}}) -%}
     {%- endfor -%}
-    {#- hash() breaks ties between records and may change with DuckDB; the persons' keys
-        change with the pseudonym secret. A key of a constant text tells the secret apart. -#}
-    {%- set build = run_query(
-        "select cast(" ~ as_of_date() ~ " as varchar), version(), left(socle_hmac('int_persons state'), 16)"
-    ).rows[0] -%}
-    {{ return({
-        'code': inputs.code,
-        'as_of': build[0],
-        'duckdb': build[1],
-        'key_check': build[2],
-        'tables': tables,
-    }) }}
+    {%- set state = persons_build(inputs) -%}
+    {%- do state.update({'tables': tables}) -%}
+    {{ return(state) }}
 {%- endmacro %}
 
 {#- Post-hook: the state this build consumed, as the table's comment (nothing at parse time). -#}
@@ -90,7 +92,8 @@
     {%- endset -%}
     {%- set comment = run_query(query).columns[0].values() | first -%}
     {%- set recorded = fromjson(comment) if comment else none -%}
-    {%- set current = persons_state() -%}
+    {%- set inputs = persons_inputs() -%}
+    {%- set current = persons_build(inputs) -%}
     {%- set reason = none -%}
     {%- if not (recorded is mapping and 'tables' in recorded) -%}
         {%- set reason = 'no state recorded' -%}
@@ -100,10 +103,10 @@
         {%- set reason = 'the scoring date changed' -%}
     {%- elif recorded.duckdb != current.duckdb or recorded.key_check != current.key_check -%}
         {%- set reason = 'DuckDB or the pseudonym key changed' -%}
-    {%- elif recorded.tables.keys() | sort != current.tables.keys() | sort -%}
+    {%- elif recorded.tables.keys() | sort != inputs.staged.keys() | sort -%}
         {%- set reason = 'its staging tables changed' -%}
     {%- else -%}
-        {%- set relations = persons_inputs().staged -%}
+        {%- set relations = inputs.staged -%}
         {%- set query -%}
             {%- for name, table in recorded.tables.items() %}
             {%- set through = "cast('" ~ table.loaded_through ~ "' as timestamptz)" if table.loaded_through %}
@@ -139,10 +142,10 @@
 {%- endmacro %}
 
 {#- A row of a staging table landed after the recorded state (every row when the table was empty). -#}
-{% macro landed_since(state, table, column='loaded_at') -%}
+{% macro landed_since(state, table) -%}
     {%- set through = state.tables.get(table, {}).get('loaded_through') -%}
     {%- if through -%}
-        {{ column }} > cast('{{ through }}' as timestamptz)
+        loaded_at > cast('{{ through }}' as timestamptz)
     {%- else -%}
         true
     {%- endif -%}

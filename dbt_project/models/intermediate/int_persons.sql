@@ -96,6 +96,7 @@ affected_anchors as (
 -- records carries one.
 affected_persons as (
     select
+        anchor_identifier,
         build_person_number,
         person_key
     from {{ ref('int_identity') }}
@@ -354,16 +355,15 @@ final as (
     left join lawful_support_levels on person_keys.person_key = lawful_support_levels.person_key
 ),
 
--- On a resumed build, the persons it could have changed that no longer exist (else none): a
--- row each, holding only the key, which the post-hook deletes. Compared with the anchors read again,
--- not with final: a second reader would make DuckDB keep every person's row in memory.
+-- On a resumed build, the persons it could have changed that no longer exist (else none):
+-- the affected anchors that anchor no person now, a row each holding only the key, which the
+-- post-hook deletes.
 gone as (
     {% if state %}
         select socle_hmac(affected_anchors.identifier) as person_key
         from affected_anchors
-        where socle_hmac(affected_anchors.identifier) not in (
-            select anchors.person_key from {{ ref('int_identity') }} as anchors
-            where anchors.identifier = anchors.anchor_identifier and anchors.identifier_type = anchors.anchor_type
+        where affected_anchors.identifier not in (
+            select affected_persons.anchor_identifier from affected_persons
         )
     {% else %}
         select cast(null as varchar) as person_key
