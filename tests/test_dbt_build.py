@@ -655,6 +655,15 @@ def _rebuilt_in_full(home: Path, copy: Path, queries: list[str], as_of: date = A
     return [query(copy, sql) for sql in queries]
 
 
+def _hourly_build(model: str, as_of: date = AS_OF) -> str:
+    """Build and publish; returns how ``model`` was built (resumed or not), as its log line says."""
+    result = warehouse.build(as_of=as_of, data_tests=False)
+    assert result.success
+    shutil.copy2(paths().build_db, paths().warehouse)  # publish, as the gate DAG would
+    (line,) = [line for line in result.log_file.read_text().splitlines() if f"{model}: " in line]
+    return line.split(f"{model}: ")[1]
+
+
 def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: Path, tmp_path: Path) -> None:
     home = home_copy
     # build_person_number is the build's own numbering: never compared across builds.
@@ -674,12 +683,7 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
         )
 
     def hourly_build(as_of: date = AS_OF) -> str:
-        """Build and publish; returns how int_persons was built, as its log line says."""
-        result = warehouse.build(as_of=as_of, data_tests=False)
-        assert result.success
-        shutil.copy2(paths().build_db, paths().warehouse)  # publish, as the gate DAG would
-        (line,) = [line for line in result.log_file.read_text().splitlines() if "int_persons: " in line]
-        return line.split("int_persons: ")[1]
+        return _hourly_build("int_persons", as_of)
 
     def as_a_full_rebuild(name: str, as_of: date = AS_OF) -> None:
         rebuilt = _rebuilt_in_full(home, tmp_path / name, compared, as_of)
@@ -788,7 +792,7 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
             _person("c90", "zoe.new@example.org", None, first_name="Zoé", updated_at="2026-11-28T10:00:00Z"),
         ],
     )
-    assert hourly_build() == "built from every record (stg_crm__people changed before its recorded rows)"
+    assert hourly_build() == "built from every row (stg_crm__people changed before its recorded rows)"
     assert person("dave@example.org", "first_name") == "Dave"
     assert person(DAVID, "first_name") is None
     assert key("zoe@example.org") not in keys(home, "intermediate.int_persons")
@@ -796,9 +800,91 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
 
     # Ages change with the scoring date.
     tomorrow = AS_OF + timedelta(days=1)
-    assert hourly_build(tomorrow) == "built from every record (the scoring date changed)"
+    assert hourly_build(tomorrow) == "built from every row (the scoring date changed)"
     assert hourly_build(tomorrow) == "resumed"
     as_a_full_rebuild("tomorrow", tomorrow)
+
+
+def test_hourly_social_watch_equals_a_full_rebuild(home_copy: Path, tmp_path: Path) -> None:
+    home = home_copy
+    watch = "select * from marts.social_accounts_watch order by account_key"
+    labels = "select account_key, label, comment_count, reaction_count from marts.social_accounts_watch"
+
+    def as_a_full_rebuild(name: str, as_of: date = AS_OF) -> None:
+        assert query(home, watch) == _rebuilt_in_full(home, tmp_path / name, [watch], as_of)[0]
+
+    def account(account_id: str) -> str:
+        return key(f"facebook:{account_id}")
+
+    def comment(comment_id: str, account_id: str, message: str, created: str) -> dict[str, object]:
+        return {
+            "id": comment_id,
+            "post_id": "p1",
+            "from_id": account_id,
+            "from_name": "S",
+            "message": message,
+            "created_time": created,
+        }
+
+    def reaction(post: int, account_id: str, kind: str) -> dict[str, object]:
+        return {
+            "post_id": f"p{post}",
+            "user_id": account_id,
+            "user_name": "N",
+            "type": kind,
+            "post_created_time": f"2026-11-2{post}T08:00:00+0000",
+        }
+
+    def land(entity: str, hour: int, day: date, rows: list[dict[str, object]]) -> None:
+        # One interval per batch: a batch replaces the landed partition of its interval.
+        batch = _batch("facebook", day, fetched=datetime(2026, 11, 28, hour, tzinfo=UTC))
+        write_partition(batch, entity, rows)
+
+    before = {row[0]: row[1:] for row in query(home, labels)}
+    assert before[account("fb-alice")][1:] == (1, 0)
+    # An hour later: Alice's account insults the page twice, a newcomer only reacts in anger, and
+    # a comment older than the window lands late (it counts for nobody).
+    land(
+        "comments",
+        10,
+        date(2026, 11, 22),
+        [
+            comment("fc20", "fb-alice", "Incapables !", "2026-11-22T08:00:00+0000"),
+            comment("fc21", "fb-alice", "Menteur", "2026-11-22T08:05:00+0000"),
+            comment("fc22", "fb-old", "Incapables", "2026-09-01T08:00:00+0000"),
+        ],
+    )
+    land(
+        "reactions",
+        10,
+        date(2026, 11, 22),
+        [reaction(i, "fb-angry", "ANGRY") for i in range(1, 6)],
+    )
+    assert _hourly_build("social_accounts_watch") == "resumed"
+    after = {row[0]: row[1:] for row in query(home, labels)}
+    assert after[account("fb-alice")] == ("hostile", 3, 0)
+    assert after[account("fb-angry")] == ("hostile", 0, 5)
+    assert account("fb-old") not in after
+    assert {k: v for k, v in after.items() if k not in before} == {account("fb-angry"): ("hostile", 0, 5)}
+    as_a_full_rebuild("insults")
+
+    # Facebook delivers again what changed: her first comment, edited, and three of the
+    # reactions, now likes. The staged rows are replaced, and each newer row touches its
+    # author's account: the build resumes and the angry reactor is neutral now.
+    land(
+        "comments", 11, date(2026, 11, 23), [comment("fc1", "fb-alice", "Escroc", "2026-11-21T08:00:00+0000")]
+    )
+    land("reactions", 11, date(2026, 11, 23), [reaction(i, "fb-angry", "LIKE") for i in range(3, 6)])
+    assert _hourly_build("social_accounts_watch") == "resumed"
+    assert query(home, f"{labels} where account_key = '{account('fb-angry')}'")[0][1:] == ("neutral", 0, 5)
+    as_a_full_rebuild("redelivered")
+
+    # The window moves with the scoring date: 26 days on, only the last two reactions are in it.
+    later = date(2026, 12, 24)
+    assert _hourly_build("social_accounts_watch", later) == "built from every row (the scoring date changed)"
+    assert {row[0] for row in query(home, labels)} == {account("fb-angry")}
+    assert _hourly_build("social_accounts_watch", later) == "resumed"
+    as_a_full_rebuild("later", later)
 
 
 def test_build_works_when_landing_sources_are_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,10 +4,10 @@
         unique_key='person_key',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        pre_hook="{{ forget_persons_unless_resumable() }}",
+        pre_hook="{{ forget_unless_resumable() }}",
         post_hook=[
             "delete from {{ this }} where record_count is null",
-            "{{ record_persons_state() }}",
+            "{{ record_resume_state() }}",
         ]
     )
 }}
@@ -27,12 +27,12 @@
     'birth_date', 'address', 'city', 'commune_code', 'iris_code', 'facebook_id', 'x_handle', 'x_user_id',
     'acquisition_source', 'is_member', 'leads_cell',
 ] %}
-{#- Incremental: a build resumes from the state the last one recorded (macros/persons_state.sql)
+{#- Incremental: a build resumes from the state the last one recorded (macros/resume_state.sql)
     and computes again only the persons a new record or request may have changed; a person
     among them that no longer exists yields a row holding only its key, which the post-hook
     deletes. A build that cannot resume empties the table first (pre-hook) and computes every
     person. #}
-{%- set state = resumable_persons_state() %}
+{%- set state = resumable_state() %}
 {%- set resolved_source = ref('int_person_records_resolved') %}
 {%- if state %}
     {%- set resolved_source = '(' ~ resolved_records('scoped_records') ~ ')' %}

@@ -1,58 +1,72 @@
 {#-
-    int_persons' running state: what it has consumed, kept in its table comment so that it is
-    committed with the table, in the same transaction (post-hook record_persons_state).
+    The running state of a model that computes again only what new staged rows may have
+    changed (int_persons, social_accounts_watch). It is kept in the model's table comment, so
+    that it is committed with the table, in the same transaction (post-hook
+    record_resume_state).
 
-    The state lists, for each staging table upstream of int_persons that has loaded_at, the
+    The state lists, for each staging table upstream of the model that has loaded_at, the
     latest loaded_at and the row count at that build, with the scoring date, the DuckDB
-    version, a check of the pseudonym key and a fingerprint of the models' code. The next
-    build resumes from it (resumable_persons_state) when all of those are the same, no
-    table's latest loaded_at went back, and every row up to the recorded one is still there,
-    and no other: then the rows after it are exactly the new ones. A row replaced
-    (delete+insert of a key), erased or expired, or a row added with an earlier loaded_at
-    (a late rights request), changes that count, and every person is computed again. The
-    fingerprint covers the models' code, not the macros': after changing a macro they use,
-    run a full refresh (the build DAG's conf {"full_refresh": true}).
+    version, a check of the pseudonym key and a fingerprint of the code (the models and
+    seeds upstream, and the vars their code reads). The next build resumes from it
+    (resumable_state) when all of those are the same, no table's latest loaded_at went back,
+    and every row up to the recorded one is still there, and no other: then the rows after
+    it are exactly the new ones. A row replaced (delete+insert of a key), erased or expired,
+    or a row added with an earlier loaded_at (a late rights request), changes that count, and
+    the model computes everything again; a model whose rows follow the staged keys (what a
+    key's row gives depends on that row alone, as social_accounts_watch's accounts) can
+    declare meta replaced_rows_are_new, and then a replaced row is one more new row. The fingerprint covers the models' code, not the
+    macros': after changing a macro they use, run a full refresh (the build DAG's conf
+    {"full_refresh": true}).
 -#}
 
-{#- Upstream models of a node, depth first (a list of unique ids). -#}
-{% macro upstream_models(unique_id, found) -%}
+{#- Upstream models and seeds of a node, depth first (a list of unique ids). -#}
+{% macro upstream_nodes(unique_id, found) -%}
     {%- for parent in graph.nodes[unique_id].depends_on.nodes
-        if parent.startswith('model.') and parent not in found -%}
+        if parent.split('.')[0] in ('model', 'seed') and parent not in found -%}
         {%- do found.append(parent) -%}
-        {%- do upstream_models(parent, found) -%}
+        {%- do upstream_nodes(parent, found) -%}
     {%- endfor -%}
     {{ return(found) }}
 {%- endmacro %}
 
-{#- The staging tables int_persons reads (upstream, with loaded_at) and a fingerprint of the
-    code of every model up to them. Relations by name, not ref(): they are not its parents. -#}
-{% macro persons_inputs() -%}
+{#- The staging tables the model reads (upstream, with loaded_at) and a fingerprint of its
+    code: the code of every model up to them, the seeds' contents and the value of each var
+    that code reads. Relations by name, not ref(): they need not be its parents. -#}
+{% macro resume_inputs() -%}
     {%- set code = [model.raw_code] -%}
     {%- set staged = {} -%}
-    {%- for unique_id in upstream_models(model.unique_id, []) | sort -%}
+    {%- for unique_id in upstream_nodes(model.unique_id, []) | sort -%}
         {%- set node = graph.nodes[unique_id] -%}
-        {%- do code.append(node.raw_code) -%}
+        {%- if node.resource_type == 'seed' -%}
+            {%- do code.append(unique_id ~ ' ' ~ node.checksum.checksum) -%}
+        {%- else -%}
+            {%- do code.append(node.raw_code) -%}
+        {%- endif -%}
         {%- if node.schema == 'staging' and 'loaded_at' in node.columns -%}
             {%- do staged.update({node.name: node.relation_name}) -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ return({'code': local_md5(code | join('\n') ~ var('adult_age')), 'staged': staged}) }}
+    {%- set code = code | join('\n') -%}
+    {%- for name in modules.re.findall("var\(\s*['\"](\w+)['\"]", code) | unique | sort -%}
+        {%- set code = code ~ '\n' ~ name ~ '=' ~ var(name) -%}
+    {%- endfor -%}
+    {{ return({'code': local_md5(code), 'staged': staged}) }}
 {%- endmacro %}
 
 {#- What this build is: the code, the scoring date as the model computes it, DuckDB's version
     and a check of the pseudonym key (a dict, JSON-ready). hash() breaks ties between records
-    and may change with DuckDB; the persons' keys change with the secret, and a key of a
-    constant text tells the secret apart. -#}
-{% macro persons_build(inputs) -%}
+    and may change with DuckDB; keys change with the secret, and a key of a constant text
+    tells the secret apart. -#}
+{% macro resume_build(inputs) -%}
     {%- set build = run_query(
-        "select cast(" ~ as_of_date() ~ " as varchar), version(), left(socle_hmac('int_persons state'), 16)"
+        "select cast(" ~ as_of_date() ~ " as varchar), version(), left(socle_hmac('socle resume state'), 16)"
     ).rows[0] -%}
     {{ return({'code': inputs.code, 'as_of': build[0], 'duckdb': build[1], 'key_check': build[2]}) }}
 {%- endmacro %}
 
 {#- The state to record: the build, and each staging table's latest loaded_at and row count. -#}
-{% macro persons_state() -%}
-    {%- set inputs = persons_inputs() -%}
+{% macro resume_state() -%}
+    {%- set inputs = resume_inputs() -%}
     {%- set query -%}
         {%- for name, relation in inputs.staged.items() %}
         select
@@ -67,21 +81,21 @@
     {%- for row in run_query(query) -%}
         {%- do tables.update({row[0]: {'loaded_through': row[1], 'row_count': row[2] | int}}) -%}
     {%- endfor -%}
-    {%- set state = persons_build(inputs) -%}
+    {%- set state = resume_build(inputs) -%}
     {%- do state.update({'tables': tables}) -%}
     {{ return(state) }}
 {%- endmacro %}
 
 {#- Post-hook: the state this build consumed, as the table's comment (nothing at parse time). -#}
-{% macro record_persons_state() -%}
+{% macro record_resume_state() -%}
     {%- if execute -%}
-        comment on table {{ this }} is '{{ tojson(persons_state()) }}'
+        comment on table {{ this }} is '{{ tojson(resume_state()) }}'
     {%- endif -%}
 {%- endmacro %}
 
 {#- The state the last build recorded, when this build can resume from it; else none, and
     the log says why (no personal data: table names and counts). -#}
-{% macro resumable_persons_state(quiet=false) -%}
+{% macro resumable_state(quiet=false) -%}
     {%- if not (execute and is_incremental()) -%}
         {{ return(none) }}
     {%- endif -%}
@@ -92,8 +106,8 @@
     {%- endset -%}
     {%- set comment = run_query(query).columns[0].values() | first -%}
     {%- set recorded = fromjson(comment) if comment else none -%}
-    {%- set inputs = persons_inputs() -%}
-    {%- set current = persons_build(inputs) -%}
+    {%- set inputs = resume_inputs() -%}
+    {%- set current = resume_build(inputs) -%}
     {%- set reason = none -%}
     {%- if not (recorded is mapping and 'tables' in recorded) -%}
         {%- set reason = 'no state recorded' -%}
@@ -118,25 +132,33 @@
             {{- " union all" if not loop.last }}
             {%- endfor %}
         {%- endset -%}
+        {#- A model whose rows follow the staged keys (config meta replaced_rows_are_new) may
+            see fewer rows up to the recorded one: a staged row leaves only when a newer
+            version of its key replaces it (erasures make a full refresh), and the model
+            computes that key again from the newer row. -#}
+        {%- set fewer_allowed = config.get('meta', {}).get('replaced_rows_are_new', false) -%}
         {%- set changed = [] -%}
-        {%- for row in run_query(query)
-            if row[1] | int != recorded.tables[row[0]].row_count or not row[2] -%}
-            {%- do changed.append(row[0]) -%}
+        {%- for row in run_query(query) -%}
+            {%- set recorded_rows = recorded.tables[row[0]].row_count -%}
+            {%- if not row[2] or row[1] | int > recorded_rows
+                or (row[1] | int < recorded_rows and not fewer_allowed) -%}
+                {%- do changed.append(row[0]) -%}
+            {%- endif -%}
         {%- endfor -%}
         {%- if changed -%}
             {%- set reason = changed | sort | join(', ') ~ ' changed before its recorded rows' -%}
         {%- endif -%}
     {%- endif -%}
     {%- if not quiet -%}
-        {{ log(this.identifier ~ ': ' ~ ('built from every record (' ~ reason ~ ')' if reason else 'resumed'), info=true) }}
+        {{ log(this.identifier ~ ': ' ~ ('built from every row (' ~ reason ~ ')' if reason else 'resumed'), info=true) }}
     {%- endif -%}
     {{ return(none if reason else recorded) }}
 {%- endmacro %}
 
 {#- Pre-hook: an incremental build that cannot resume starts from an empty table, in the same
-    transaction, so that it writes every person once and keeps no one who no longer exists. -#}
-{% macro forget_persons_unless_resumable() -%}
-    {%- if execute and is_incremental() and resumable_persons_state(quiet=true) is none -%}
+    transaction, so that it writes every row once and keeps none that no longer exists. -#}
+{% macro forget_unless_resumable() -%}
+    {%- if execute and is_incremental() and resumable_state(quiet=true) is none -%}
         delete from {{ this }}
     {%- endif -%}
 {%- endmacro %}
