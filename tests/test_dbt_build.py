@@ -655,13 +655,15 @@ def _rebuilt_in_full(home: Path, copy: Path, queries: list[str], as_of: date = A
     return [query(copy, sql) for sql in queries]
 
 
-def _hourly_build(model: str, as_of: date = AS_OF) -> str:
-    """Build and publish; returns how ``model`` was built (resumed or not), as its log line says."""
+def _hourly_build(*models: str, as_of: date = AS_OF) -> str | tuple[str, ...]:
+    """Build and publish; returns how each of ``models`` was built (resumed or not), as its log line says."""
     result = warehouse.build(as_of=as_of, data_tests=False)
     assert result.success
     shutil.copy2(paths().build_db, paths().warehouse)  # publish, as the gate DAG would
-    (line,) = [line for line in result.log_file.read_text().splitlines() if f"{model}: " in line]
-    return line.split(f"{model}: ")[1]
+    lines = result.log_file.read_text().splitlines()
+    modes = tuple(line.split(f"{model}: ")[1] for model in models for line in lines if f"{model}: " in line)
+    assert len(modes) == len(models)
+    return modes[0] if len(models) == 1 else modes
 
 
 def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: Path, tmp_path: Path) -> None:
@@ -670,6 +672,7 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     compared = [
         "select * exclude (build_person_number) from intermediate.int_identity order by all",
         "select * from intermediate.int_persons order by person_key",
+        "select * from intermediate.int_consent_current order by person_key, purpose",
         "select * from marts.fct_engagement order by action_id",
         "select * from restricted.contact_list_email order by person_key",
     ]
@@ -683,7 +686,10 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
         )
 
     def hourly_build(as_of: date = AS_OF) -> str:
-        return _hourly_build("int_persons", as_of)
+        """How int_persons was built; int_consent_current, which follows the same persons, the same way."""
+        persons, consents = _hourly_build("int_persons", "int_consent_current", as_of=as_of)
+        assert consents == (persons if as_of == AS_OF else "resumed")  # no consent depends on the date
+        return persons
 
     def as_a_full_rebuild(name: str, as_of: date = AS_OF) -> None:
         rebuilt = _rebuilt_in_full(home, tmp_path / name, compared, as_of)
@@ -694,10 +700,15 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
         sql = f"select {column} from intermediate.int_persons where person_key = '{key(identifier)}'"
         return query(home, sql)[0][0]
 
+    def consents(identifier: str) -> set[str]:
+        sql = f"select purpose from intermediate.int_consent_current where person_key = '{key(identifier)}'"
+        return {purpose for (purpose,) in query(home, sql)}
+
     nina_phone = "+33699999999"
     # An hour later: Eve signs again with a postal code (her best source, the newest wins);
     # Karim signs in (a record more, his CRM name stays); a newcomer signs with a phone
-    # alone; and Oscar writes Bob's line beside his own e-mail, so that it links nobody.
+    # alone and accepts SMS; and Oscar writes Bob's line beside his own e-mail, so that it
+    # links nobody.
     signin(
         10,
         [
@@ -708,7 +719,12 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
                 "postal_code": "75011",
             },
             {"signed_at": "2026-11-27T19:01:00+01:00", "first_name": "Karim", "email": KARIM},
-            {"signed_at": "2026-11-27T19:02:00+01:00", "first_name": "Nina", "phone": nina_phone},
+            {
+                "signed_at": "2026-11-27T19:02:00+01:00",
+                "first_name": "Nina",
+                "phone": nina_phone,
+                "optin_sms": "oui",
+            },
             {
                 "signed_at": "2026-11-27T19:03:00+01:00",
                 "first_name": "Oscar",
@@ -768,6 +784,7 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     moved = keys(home, "intermediate.int_persons")
     assert key("nina@example.org") in moved
     assert key(nina_phone) not in moved
+    assert consents("nina@example.org") == {"sms"}  # her opt-in moved with the phone
     as_a_full_rebuild("moved")
 
     # Then Paul writes Nina's line beside his e-mail: it links nobody now, and the sheet
@@ -777,6 +794,7 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     assert key(nina_phone) in keys(home, "intermediate.int_persons")
     assert person("nina@example.org", "record_count") == 1
     assert person("nina@example.org", "phone") is None
+    assert (consents("nina@example.org"), consents(nina_phone)) == (set(), {"sms"})  # and her opt-in with it
     as_a_full_rebuild("split")
 
     # The CRM delivers David and Zoé again with new e-mails: their staged records are
@@ -881,9 +899,12 @@ def test_hourly_social_watch_equals_a_full_rebuild(home_copy: Path, tmp_path: Pa
 
     # The window moves with the scoring date: 26 days on, only the last two reactions are in it.
     later = date(2026, 12, 24)
-    assert _hourly_build("social_accounts_watch", later) == "built from every row (the scoring date changed)"
+    assert (
+        _hourly_build("social_accounts_watch", as_of=later)
+        == "built from every row (the scoring date changed)"
+    )
     assert {row[0] for row in query(home, labels)} == {account("fb-angry")}
-    assert _hourly_build("social_accounts_watch", later) == "resumed"
+    assert _hourly_build("social_accounts_watch", as_of=later) == "resumed"
     as_a_full_rebuild("later", later)
 
 

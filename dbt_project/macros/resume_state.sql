@@ -5,8 +5,8 @@
     record_resume_state).
 
     The state lists, for each staging table upstream of the model that has loaded_at, the
-    latest loaded_at and the row count at that build, with the scoring date, the DuckDB
-    version, a check of the pseudonym key and a fingerprint of the code (the models and
+    latest loaded_at and the row count at that build, with the scoring date (when the code
+    reads it), the DuckDB version, a check of the pseudonym key and a fingerprint of the code (the models and
     seeds upstream, and the vars their code reads). The next build resumes from it
     (resumable_state) when all of those are the same, no table's latest loaded_at went back,
     and every row up to the recorded one is still there, and no other: then the rows after
@@ -50,16 +50,18 @@
     {%- for name in modules.re.findall("var\(\s*['\"](\w+)['\"]", code) | unique | sort -%}
         {%- set code = code ~ '\n' ~ name ~ '=' ~ var(name) -%}
     {%- endfor -%}
-    {{ return({'code': local_md5(code), 'staged': staged}) }}
+    {#- The scoring date matters only to code that reads it. -#}
+    {{ return({'code': local_md5(code), 'staged': staged, 'dated': 'as_of_date()' in code}) }}
 {%- endmacro %}
 
-{#- What this build is: the code, the scoring date as the model computes it, DuckDB's version
-    and a check of the pseudonym key (a dict, JSON-ready). hash() breaks ties between records
-    and may change with DuckDB; keys change with the secret, and a key of a constant text
-    tells the secret apart. -#}
+{#- What this build is: the code, the scoring date as the model computes it (none when its
+    code does not read it), DuckDB's version and a check of the pseudonym key (a dict,
+    JSON-ready). hash() breaks ties between records and may change with DuckDB; keys change
+    with the secret, and a key of a constant text tells the secret apart. -#}
 {% macro resume_build(inputs) -%}
+    {%- set as_of = "cast(" ~ as_of_date() ~ " as varchar)" if inputs.dated else "null" -%}
     {%- set build = run_query(
-        "select cast(" ~ as_of_date() ~ " as varchar), version(), left(socle_hmac('socle resume state'), 16)"
+        "select " ~ as_of ~ ", version(), left(socle_hmac('socle resume state'), 16)"
     ).rows[0] -%}
     {{ return({'code': inputs.code, 'as_of': build[0], 'duckdb': build[1], 'key_check': build[2]}) }}
 {%- endmacro %}

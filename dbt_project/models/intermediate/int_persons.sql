@@ -37,100 +37,15 @@
 {%- if state %}
     {%- set resolved_source = '(' ~ resolved_records('scoped_records') ~ ')' %}
 {%- endif %}
-{#- The staging table of each record source, for the rows landed since the state. A source
-    missing here has all its records taken as new: slower, never wrong. #}
-{%- set record_tables = {
-    'crm_people': 'stg_crm__people',
-    'crm_consents': 'stg_crm__consents',
-    'events_rsvps': 'stg_events__rsvps',
-    'signin_attendance': 'stg_signin__attendance',
-    'canvass_contacts': 'stg_canvass__visits',
-    'canvass_volunteers': 'stg_canvass__visits',
-} %}
 with
 {%- if state %}
--- The identifiers of the records and requests landed since the last build.
-new_identifiers as (
-    select
-        email,
-        phone
-    from {{ ref('int_person_records') }}
-    where case record_source
-        {%- for source, table in record_tables.items() %}
-            when '{{ source }}' then {{ landed_since(state, table) }}
-        {%- endfor %}
-            else true
-        end
-    union all
-    select
-        email,
-        phone
-    from {{ ref('stg_dsr__requests') }}
-    where {{ landed_since(state, 'stg_dsr__requests') }}
-),
+-- The persons a new record or request may have changed (macros/affected_persons.sql), and
+-- their records, chosen before the identity joins, which over every record cost most of the
+-- build.
+{{ affected_persons_ctes(state, with_requests=true) }}
 
-touched_phones as (
-    select distinct phone
-    from new_identifiers
-    where phone is not null
-),
-
--- The anchors whose person may have changed: each new identifier, and each e-mail ever seen
--- with a new phone (the phone may have joined that e-mail's person, or left it in a conflict).
-affected_anchors as (
-    select email as identifier
-    from new_identifiers
-    where email is not null
-    union
-    select phone
-    from touched_phones
-    union
-    select person_records.email
-    from {{ ref('int_person_records') }} as person_records
-    where
-        person_records.email is not null
-        and person_records.phone in (select touched_phones.phone from touched_phones)
-),
-
--- This build's persons anchored there, and every identifier of theirs: each of their
--- records carries one.
-affected_persons as (
-    select
-        anchor_identifier,
-        build_person_number,
-        person_key
-    from {{ ref('int_identity') }}
-    where
-        identifier = anchor_identifier
-        and identifier_type = anchor_type
-        and anchor_identifier in (select affected_anchors.identifier from affected_anchors)
-),
-
-affected_identifiers as (
-    select
-        identifier,
-        identifier_type
-    from {{ ref('int_identity') }}
-    where build_person_number in (select affected_persons.build_person_number from affected_persons)
-),
-
--- Their records: those whose e-mail is theirs, and those without an e-mail whose phone is
--- (a record resolves through its e-mail, else its phone). Chosen before the identity joins,
--- which over every record cost most of the build.
 scoped_records as (
-    select * from {{ ref('int_person_records') }}
-    where email in (
-        select affected_identifiers.identifier from affected_identifiers
-        where affected_identifiers.identifier_type = 'email'
-    )
-    union all
-    select * from {{ ref('int_person_records') }}
-    where
-        email is null
-        and phone in (
-            select affected_identifiers.identifier from affected_identifiers
-            where affected_identifiers.identifier_type = 'phone'
-        )
+    {{ affected_records(ref('int_person_records')) }}
 ),
 
 {% endif %}
@@ -359,16 +274,7 @@ final as (
 -- the affected anchors that anchor no person now, a row each holding only the key, which the
 -- post-hook deletes.
 gone as (
-    {% if state %}
-        select socle_hmac(affected_anchors.identifier) as person_key
-        from affected_anchors
-        where affected_anchors.identifier not in (
-            select affected_persons.anchor_identifier from affected_persons
-        )
-    {% else %}
-        select cast(null as varchar) as person_key
-        where false
-    {% endif %}
+    {{ persons_to_clear(state) }}
 )
 
 select * from final  -- noqa: AM07
