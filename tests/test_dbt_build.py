@@ -685,10 +685,13 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
             batch, "attendance", [{**sheet, "row_number": i, **row} for i, row in enumerate(rows, 1)]
         )
 
-    def hourly_build(as_of: date = AS_OF) -> str:
-        """How int_persons was built; int_consent_current, which follows the same persons, the same way."""
-        persons, consents = _hourly_build("int_persons", "int_consent_current", as_of=as_of)
+    def hourly_build(as_of: date = AS_OF, engagement: str | None = None) -> str:
+        """How int_persons was built; the consents and engagement, which follow its persons, the same way."""
+        persons, consents, engaged = _hourly_build(
+            "int_persons", "int_consent_current", "fct_engagement", as_of=as_of
+        )
         assert consents == (persons if as_of == AS_OF else "resumed")  # no consent depends on the date
+        assert engaged == (engagement or persons)
         return persons
 
     def as_a_full_rebuild(name: str, as_of: date = AS_OF) -> None:
@@ -703,6 +706,15 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     def consents(identifier: str) -> set[str]:
         sql = f"select purpose from intermediate.int_consent_current where person_key = '{key(identifier)}'"
         return {purpose for (purpose,) in query(home, sql)}
+
+    def comments_scored() -> set[str]:
+        sql = "select action_id from marts.fct_engagement where action_type = 'facebook_comment'"
+        return {action_id for (action_id,) in query(home, sql)}
+
+    def facebook_comment(comment_id: str, hour: int, created: str) -> None:
+        batch = _batch("facebook", date(2026, 11, hour), fetched=datetime(2026, 11, 28, hour, tzinfo=UTC))
+        row = {"id": comment_id, "post_id": "p1", "from_id": "fb-alice", "from_name": "A", "message": "Bravo"}
+        write_partition(batch, "comments", [{**row, "created_time": created}])
 
     nina_phone = "+33699999999"
     # An hour later: Eve signs again with a postal code (her best source, the newest wins);
@@ -755,9 +767,13 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
             }
         ],
     )
+    # Alice's account comments again: a new row of a linked account whose person is unchanged.
+    facebook_comment("fc30", 10, "2026-11-27T08:00:00+0000")
     assert person(KARIM, "support_level") is None
     assert person(ALICE, "is_objector") is False
+    assert comments_scored() == {"fb_comment:fc1"}
     assert hourly_build() == "resumed"
+    assert comments_scored() == {"fb_comment:fc1", "fb_comment:fc30"}
     assert person(KARIM, "support_level") == 2
     assert person(ALICE, "is_objector") is True
     assert person(EVE, "postal_code") == "75011"
@@ -780,7 +796,12 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
             }
         ],
     )
+    # Facebook delivers Alice's new comment again, with a corrected time: the staged row is
+    # replaced, and the build still resumes.
+    facebook_comment("fc30", 11, "2026-11-27T09:00:00+0000")
     assert hourly_build() == "resumed"
+    sql = "select hour(event_at) from marts.fct_engagement where action_id = 'fb_comment:fc30'"
+    assert query(home, sql) == [(9,)]
     moved = keys(home, "intermediate.int_persons")
     assert key("nina@example.org") in moved
     assert key(nina_phone) not in moved
@@ -790,12 +811,28 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     # Then Paul writes Nina's line beside his e-mail: it links nobody now, and the sheet
     # that carried it alone is a person of its own again, taken from Nina's.
     signin(12, [{"signed_at": "2026-11-27T21:00:00+01:00", "email": "paul@example.org", "phone": nina_phone}])
+    # And the CRM delivers Yann, who declares Alice's Facebook account too: it links nobody
+    # now, and Alice's comments no longer count, though nothing else of hers changed.
+    crm = _batch("crm", date(2026, 11, 26), fetched=datetime(2026, 11, 28, 12, tzinfo=UTC))
+    write_partition(crm, "people", [_person("c91", "yann@example.org", None, facebook_id="fb-alice")])
     assert hourly_build() == "resumed"
+    assert comments_scored() == set()
     assert key(nina_phone) in keys(home, "intermediate.int_persons")
     assert person("nina@example.org", "record_count") == 1
     assert person("nina@example.org", "phone") is None
     assert (consents("nina@example.org"), consents(nina_phone)) == (set(), {"sms"})  # and her opt-in with it
     as_a_full_rebuild("split")
+
+    # A new event: no person changes, but its start time dates the shifts, so every action
+    # is computed and compared.
+    event = {"id": "e2", "title": "Porte-à-porte", "kind": "canvassing", "bureau_code": "0001"}
+    write_partition(
+        _batch("events", date(2026, 11, 2), fetched=datetime(2026, 11, 28, 12, 30, tzinfo=UTC)),
+        "events",
+        [{**event, "starts_at": "2026-11-29T10:00:00+01:00", "updated_at": "2026-11-28T10:00:00+01:00"}],
+    )
+    assert hourly_build(engagement="built from every row (stg_events__events has new rows)") == "resumed"
+    as_a_full_rebuild("event")
 
     # The CRM delivers David and Zoé again with new e-mails: their staged records are
     # replaced, and a replaced row may take an identifier from a person, so every person is

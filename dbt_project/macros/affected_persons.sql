@@ -84,24 +84,28 @@ affected_identifiers as (
 ),
 {%- endmacro %}
 
-{#- The rows of a relation (with email and phone) that belong to an affected person: those
-    whose e-mail is theirs, and those without an e-mail whose phone is (a record resolves
-    through its e-mail, else its phone). A union of two selects, chosen before any identity
-    join: DuckDB does not push an OR of two IN filters below a view's joins. -#}
-{% macro affected_records(relation) -%}
+{#- The rows of a relation that belong to an affected person (or to a person of another list
+    of identifiers with the columns of affected_identifiers): those whose e-mail is theirs,
+    and those without an e-mail whose phone is (a record resolves through its e-mail, else
+    its phone; phone=none for a relation resolved by e-mail alone). A union of two selects,
+    chosen before any identity join: DuckDB does not push an OR of two IN filters below a
+    view's joins. -#}
+{% macro affected_records(relation, identifiers='affected_identifiers', email='email', phone='phone') -%}
     select * from {{ relation }}
-    where email in (
-        select affected_identifiers.identifier from affected_identifiers
-        where affected_identifiers.identifier_type = 'email'
+    where {{ email }} in (
+        select {{ identifiers }}.identifier from {{ identifiers }}
+        where {{ identifiers }}.identifier_type = 'email'
     )
+    {%- if phone %}
     union all
     select * from {{ relation }}
     where
-        email is null
-        and phone in (
-            select affected_identifiers.identifier from affected_identifiers
-            where affected_identifiers.identifier_type = 'phone'
+        {{ email }} is null
+        and {{ phone }} in (
+            select {{ identifiers }}.identifier from {{ identifiers }}
+            where {{ identifiers }}.identifier_type = 'phone'
         )
+    {%- endif %}
 {%- endmacro %}
 
 {#- The keys whose rows a resumed build replaces without computing them: the affected

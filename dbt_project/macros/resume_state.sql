@@ -12,9 +12,9 @@
     and every row up to the recorded one is still there, and no other: then the rows after
     it are exactly the new ones. A row replaced (delete+insert of a key), erased or expired,
     or a row added with an earlier loaded_at (a late rights request), changes that count, and
-    the model computes everything again; a model whose rows follow the staged keys (what a
-    key's row gives depends on that row alone, as social_accounts_watch's accounts) can
-    declare meta replaced_rows_are_new, and then a replaced row is one more new row. The fingerprint covers the models' code, not the
+    the model computes everything again. A model can list in meta replaced_rows_are_new the
+    tables where a replaced row is one more new row to it: those whose key names what the
+    model computes from the row (a social row's author, for the social accounts). The fingerprint covers the models' code, not the
     macros': after changing a macro they use, run a full refresh (the build DAG's conf
     {"full_refresh": true}).
 -#}
@@ -129,26 +129,35 @@
             select
                 '{{ name }}',
                 count(*) filter (where loaded_at is null {%- if through %} or loaded_at <= {{ through }}{% endif %}),
-                {% if through %}coalesce(max(loaded_at) >= {{ through }}, false){% else %}true{% endif %}
+                {% if through %}coalesce(max(loaded_at) >= {{ through }}, false){% else %}true{% endif %},
+                count(*)
             from {{ relations[name] }}
             {{- " union all" if not loop.last }}
             {%- endfor %}
         {%- endset -%}
-        {#- A model whose rows follow the staged keys (config meta replaced_rows_are_new) may
-            see fewer rows up to the recorded one: a staged row leaves only when a newer
-            version of its key replaces it (erasures make a full refresh), and the model
-            computes that key again from the newer row. -#}
-        {%- set fewer_allowed = config.get('meta', {}).get('replaced_rows_are_new', false) -%}
+        {#- The tables of config meta replaced_rows_are_new may have fewer rows up to the
+            recorded one: there a staged row leaves only when a newer version of its key
+            replaces it (erasures make a full refresh), and what the model computed from the
+            older version it computes again from the newer one. -#}
+        {%- set replaced_as_new = config.get('meta', {}).get('replaced_rows_are_new', []) -%}
+        {#- A model may not follow the new rows of some tables (meta new_rows_rebuild: the
+            events, whose times several actions take): any of them makes it compute all. -#}
+        {%- set rebuilt_on_new_rows = config.get('meta', {}).get('new_rows_rebuild', []) -%}
         {%- set changed = [] -%}
+        {%- set grown = [] -%}
         {%- for row in run_query(query) -%}
             {%- set recorded_rows = recorded.tables[row[0]].row_count -%}
             {%- if not row[2] or row[1] | int > recorded_rows
-                or (row[1] | int < recorded_rows and not fewer_allowed) -%}
+                or (row[1] | int < recorded_rows and row[0] not in replaced_as_new) -%}
                 {%- do changed.append(row[0]) -%}
+            {%- elif row[0] in rebuilt_on_new_rows and row[3] | int > row[1] | int -%}
+                {%- do grown.append(row[0]) -%}
             {%- endif -%}
         {%- endfor -%}
         {%- if changed -%}
             {%- set reason = changed | sort | join(', ') ~ ' changed before its recorded rows' -%}
+        {%- elif grown -%}
+            {%- set reason = grown | sort | join(', ') ~ ' has new rows' -%}
         {%- endif -%}
     {%- endif -%}
     {%- if not quiet -%}

@@ -6,7 +6,9 @@
         on_schema_change='fail',
         pre_hook="{{ forget_unless_resumable() }}",
         post_hook="{{ record_resume_state() }}",
-        meta={'replaced_rows_are_new': true}
+        meta={'replaced_rows_are_new': [
+            'stg_facebook__comments', 'stg_facebook__reactions', 'stg_x__tweets', 'stg_x__retweets',
+        ]}
     )
 }}
 -- Per social account (not per person): explainable activity features over the last
