@@ -769,11 +769,17 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     )
     # Alice's account comments again: a new row of a linked account whose person is unchanged.
     facebook_comment("fc30", 10, "2026-11-27T08:00:00+0000")
+    # And Eve knocks on a door.
+    canvass = _batch("canvass", date(2026, 11, 27), fetched=datetime(2026, 11, 28, 10, tzinfo=UTC))
+    visit = {"sheet": "tour-10.csv", "row_number": "1", "session_id": "s10", "volunteer_email": EVE}
+    write_partition(canvass, "visits", [{**visit, "outcome": "absent", "session_date": "2026-11-27"}])
     assert person(KARIM, "support_level") is None
     assert person(ALICE, "is_objector") is False
     assert comments_scored() == {"fb_comment:fc1"}
     assert hourly_build() == "resumed"
     assert comments_scored() == {"fb_comment:fc1", "fb_comment:fc30"}
+    eve_door = "select person_key from marts.fct_engagement where action_id = 'canvass:tour-10.csv:1'"
+    assert query(home, eve_door) == [(key(EVE),)]
     assert person(KARIM, "support_level") == 2
     assert person(ALICE, "is_objector") is True
     assert person(EVE, "postal_code") == "75011"
@@ -810,13 +816,21 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
 
     # Then Paul writes Nina's line beside his e-mail: it links nobody now, and the sheet
     # that carried it alone is a person of its own again, taken from Nina's.
-    signin(12, [{"signed_at": "2026-11-27T21:00:00+01:00", "email": "paul@example.org", "phone": nina_phone}])
+    # Eve, who knocked on a door at 10, signs again: her door stays hers.
+    signin(
+        12,
+        [
+            {"signed_at": "2026-11-27T21:00:00+01:00", "email": "paul@example.org", "phone": nina_phone},
+            {"signed_at": "2026-11-27T21:01:00+01:00", "email": EVE},
+        ],
+    )
     # And the CRM delivers Yann, who declares Alice's Facebook account too: it links nobody
     # now, and Alice's comments no longer count, though nothing else of hers changed.
     crm = _batch("crm", date(2026, 11, 26), fetched=datetime(2026, 11, 28, 12, tzinfo=UTC))
     write_partition(crm, "people", [_person("c91", "yann@example.org", None, facebook_id="fb-alice")])
     assert hourly_build() == "resumed"
     assert comments_scored() == set()
+    assert query(home, eve_door) == [(key(EVE),)]
     assert key(nina_phone) in keys(home, "intermediate.int_persons")
     assert person("nina@example.org", "record_count") == 1
     assert person("nina@example.org", "phone") is None

@@ -27,8 +27,9 @@
     computes and compares only the actions new rows may have changed: those of the persons
     int_persons computes again (macros/affected_persons.sql), of every person declaring a
     social account one of them ever declared (a link moves, or ends in an ambiguity, between
-    declarants), and of the social rows landed since. The loaded side of the comparison is
-    those persons' actions and the vanished persons'. A social row replaced by a newer
+    declarants), and of the social and canvassing rows landed since (a door knocked is its
+    volunteer's by e-mail, which never changes person). The loaded side of the comparison is
+    those persons' actions but their doors knocked, and the vanished persons'. A social row replaced by a newer
     delivery is one of the rows landed since: its action keeps its id, and its author's
     link is the same (meta replaced_rows_are_new); a replaced record may change its person,
     and a new event (its start time dates the shifts) changes actions of unchanged persons:
@@ -100,16 +101,19 @@ compared_persons as (
     {{ persons_to_clear(state) }}
 ),
 
-{%- for name, relation, email, phone in [
-    ('rsvps', 'stg_events__rsvps', 'email', 'phone'),
-    ('signins', 'stg_signin__attendance', 'email', 'phone'),
-    ('visits', 'stg_canvass__visits', 'volunteer_email', none),
-] %}
+{%- for name, relation in [('rsvps', 'stg_events__rsvps'), ('signins', 'stg_signin__attendance')] %}
 
 scoped_{{ name }} as (
-    {{ affected_records(ref(relation), 'engaged_identifiers', email, phone) }}
+    {{ affected_records(ref(relation), 'engaged_identifiers') }}
 ),
 {%- endfor %}
+
+-- A door knocked is its volunteer's by e-mail, and an e-mail is always its own person's
+-- anchor: only the visits landed since have new actions (their loaded ones are not compared).
+scoped_visits as (
+    select * from {{ ref('stg_canvass__visits') }}
+    where {{ landed_since(state, 'stg_canvass__visits') }}
+),
 {%- for name, relation, platform in [
     ('comments', 'stg_facebook__comments', 'facebook'),
     ('reactions', 'stg_facebook__reactions', 'facebook'),
@@ -188,7 +192,9 @@ changed as (
                 {{ row_fingerprint('loaded_action', compared) }} as fingerprint
             from {{ this }} as loaded_action
             {%- if state %}
-                where loaded_action.person_key in (select compared_persons.person_key from compared_persons)
+                where
+                    loaded_action.person_key in (select compared_persons.person_key from compared_persons)
+                    and loaded_action.action_type != {{ action_type('canvass_door') }}
             {%- endif %}
         ) as loaded_action
             on scored.fingerprint = loaded_action.fingerprint
