@@ -534,7 +534,9 @@ def test_incremental_engagement_heals_the_loaded_table(home_copy: Path) -> None:
     engagement = "select * from marts.fct_engagement order by action_id"
     before = query(home, engagement)
     # The published table the run starts from: a stale points value, an action that no
-    # longer exists upstream, and one action missing (as if it had landed late).
+    # longer exists upstream, and one action missing (as if it had landed late). An hourly
+    # build that resumes trusts its table; the first build of a day compares every action
+    # (the scoring date changed), and heals it.
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
         con.execute("update marts.fct_engagement set points = 99 where action_id = 'rsvp:r1'")
         con.execute(
@@ -544,9 +546,11 @@ def test_incremental_engagement_heals_the_loaded_table(home_copy: Path) -> None:
         con.execute("delete from marts.fct_engagement where action_id = 'fb_comment:fc2'")
     assert not warehouse.tombstones_changed()  # so the build is incremental, not a full refresh
 
-    result = warehouse.build(as_of=AS_OF, data_tests=False)
+    result = warehouse.build(as_of=AS_OF + timedelta(days=1), data_tests=False)
 
     assert result.success
+    log = result.log_file.read_text()
+    assert "fct_engagement: built from every row (the scoring date changed)" in log
     compiled = result.target_dir / "compiled/socle/models/marts/analysts/fct_engagement.sql"
     assert "full outer join" in compiled.read_text()  # the incremental branch ran, not a rebuild
     assert query(home, engagement) == before
@@ -711,10 +715,11 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
         sql = "select action_id from marts.fct_engagement where action_type = 'facebook_comment'"
         return {action_id for (action_id,) in query(home, sql)}
 
-    def facebook_comment(comment_id: str, hour: int, created: str) -> None:
+    def facebook_comments(hour: int, created: dict[str, str]) -> None:
+        """Alice's account's comments, fetched at ``hour``: their ids and times."""
         batch = _batch("facebook", date(2026, 11, hour), fetched=datetime(2026, 11, 28, hour, tzinfo=UTC))
-        row = {"id": comment_id, "post_id": "p1", "from_id": "fb-alice", "from_name": "A", "message": "Bravo"}
-        write_partition(batch, "comments", [{**row, "created_time": created}])
+        row = {"post_id": "p1", "from_id": "fb-alice", "from_name": "A", "message": "Bravo"}
+        write_partition(batch, "comments", [{**row, "id": i, "created_time": t} for i, t in created.items()])
 
     nina_phone = "+33699999999"
     # An hour later: Eve signs again with a postal code (her best source, the newest wins);
@@ -768,7 +773,7 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
         ],
     )
     # Alice's account comments again: a new row of a linked account whose person is unchanged.
-    facebook_comment("fc30", 10, "2026-11-27T08:00:00+0000")
+    facebook_comments(10, {"fc30": "2026-11-27T08:00:00+0000"})
     # And Eve knocks on a door.
     canvass = _batch("canvass", date(2026, 11, 27), fetched=datetime(2026, 11, 28, 10, tzinfo=UTC))
     visit = {"sheet": "tour-10.csv", "row_number": "1", "session_id": "s10", "volunteer_email": EVE}
@@ -802,10 +807,12 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
             }
         ],
     )
-    # Facebook delivers Alice's new comment again, with a corrected time: the staged row is
+    # Facebook delivers Alice's comments again: the new one with a corrected time, the first
+    # with a time that cannot be read, so that it scores nothing now. The staged rows are
     # replaced, and the build still resumes.
-    facebook_comment("fc30", 11, "2026-11-27T09:00:00+0000")
+    facebook_comments(11, {"fc30": "2026-11-27T09:00:00+0000", "fc1": "not a time"})
     assert hourly_build() == "resumed"
+    assert comments_scored() == {"fb_comment:fc30"}
     sql = "select hour(event_at) from marts.fct_engagement where action_id = 'fb_comment:fc30'"
     assert query(home, sql) == [(9,)]
     moved = keys(home, "intermediate.int_persons")
@@ -921,6 +928,7 @@ def test_hourly_social_watch_equals_a_full_rebuild(home_copy: Path, tmp_path: Pa
             comment("fc20", "fb-alice", "Incapables !", "2026-11-22T08:00:00+0000"),
             comment("fc21", "fb-alice", "Menteur", "2026-11-22T08:05:00+0000"),
             comment("fc22", "fb-old", "Incapables", "2026-09-01T08:00:00+0000"),
+            comment("fc23", "fb-once", "Bonjour", "2026-11-22T09:00:00+0000"),
         ],
     )
     land(
@@ -934,18 +942,29 @@ def test_hourly_social_watch_equals_a_full_rebuild(home_copy: Path, tmp_path: Pa
     assert after[account("fb-alice")] == ("hostile", 3, 0)
     assert after[account("fb-angry")] == ("hostile", 0, 5)
     assert account("fb-old") not in after
-    assert {k: v for k, v in after.items() if k not in before} == {account("fb-angry"): ("hostile", 0, 5)}
+    assert {k: v for k, v in after.items() if k not in before} == {
+        account("fb-angry"): ("hostile", 0, 5),
+        account("fb-once"): ("neutral", 1, 0),
+    }
     as_a_full_rebuild("insults")
 
-    # Facebook delivers again what changed: her first comment, edited, and three of the
-    # reactions, now likes. The staged rows are replaced, and each newer row touches its
-    # author's account: the build resumes and the angry reactor is neutral now.
+    # Facebook delivers again what changed: her first comment, edited, the one comment of
+    # another account, dated again before the window, and three of the reactions, now likes.
+    # The staged rows are replaced, and each newer row touches its author's account: the
+    # build resumes, the angry reactor is neutral now and the other account is gone.
     land(
-        "comments", 11, date(2026, 11, 23), [comment("fc1", "fb-alice", "Escroc", "2026-11-21T08:00:00+0000")]
+        "comments",
+        11,
+        date(2026, 11, 23),
+        [
+            comment("fc1", "fb-alice", "Escroc", "2026-11-21T08:00:00+0000"),
+            comment("fc23", "fb-once", "Bonjour", "2026-10-01T09:00:00+0000"),
+        ],
     )
     land("reactions", 11, date(2026, 11, 23), [reaction(i, "fb-angry", "LIKE") for i in range(3, 6)])
     assert _hourly_build("social_accounts_watch") == "resumed"
     assert query(home, f"{labels} where account_key = '{account('fb-angry')}'")[0][1:] == ("neutral", 0, 5)
+    assert query(home, f"{labels} where account_key = '{account('fb-once')}'") == []
     as_a_full_rebuild("redelivered")
 
     # The window moves with the scoring date: 26 days on, only the last two reactions are in it.
@@ -957,6 +976,13 @@ def test_hourly_social_watch_equals_a_full_rebuild(home_copy: Path, tmp_path: Pa
     assert {row[0] for row in query(home, labels)} == {account("fb-angry")}
     assert _hourly_build("social_accounts_watch", as_of=later) == "resumed"
     as_a_full_rebuild("later", later)
+
+    # A build given no scoring date (by hand) takes today's, which could change between the
+    # model's check and its pre-hook's: it does not resume.
+    result = warehouse.build(data_tests=False)
+    assert (
+        "social_accounts_watch: built from every row (no scoring date given)" in result.log_file.read_text()
+    )
 
 
 def test_build_works_when_landing_sources_are_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -182,3 +182,25 @@
 
     select * from final
 {%- endmacro %}
+
+{#- The ids of the actions the social rows landed since the state give or gave (the id is the
+    staged row's key, as in engagement_actions above: keep the two in step). A re-delivered
+    row may give no action now (a kind that does not count, no time), so a resumed
+    fct_engagement compares its loaded action whoever it belonged to. -#}
+{% macro landed_social_action_ids(state) -%}
+    select 'fb_comment:' || comment_id as action_id
+    from {{ ref('stg_facebook__comments') }}
+    where {{ landed_since(state, 'stg_facebook__comments') }}
+    union all
+    select 'fb_reaction:' || reaction_id
+    from {{ ref('stg_facebook__reactions') }}
+    where {{ landed_since(state, 'stg_facebook__reactions') }}
+    union all
+    select 'x_tweet:' || tweet_id
+    from {{ ref('stg_x__tweets') }}
+    where {{ landed_since(state, 'stg_x__tweets') }}
+    union all
+    select 'x_retweet:' || retweet_id
+    from {{ ref('stg_x__retweets') }}
+    where {{ landed_since(state, 'stg_x__retweets') }}
+{%- endmacro %}

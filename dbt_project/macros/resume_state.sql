@@ -1,6 +1,6 @@
 {#-
     The running state of a model that computes again only what new staged rows may have
-    changed (int_persons, social_accounts_watch). It is kept in the model's table comment, so
+    changed (int_persons, int_consent_current, fct_engagement, social_accounts_watch). It is kept in the model's table comment, so
     that it is committed with the table, in the same transaction (post-hook
     record_resume_state).
 
@@ -115,6 +115,9 @@
         {%- set reason = 'no state recorded' -%}
     {%- elif recorded.code != current.code -%}
         {%- set reason = 'the code changed' -%}
+    {%- elif inputs.dated and not var('as_of', none) -%}
+        {#- current_date could change between this check and the pre-hook's. -#}
+        {%- set reason = 'no scoring date given' -%}
     {%- elif recorded.as_of != current.as_of -%}
         {%- set reason = 'the scoring date changed' -%}
     {%- elif recorded.duckdb != current.duckdb or recorded.key_check != current.key_check -%}

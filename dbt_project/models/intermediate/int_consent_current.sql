@@ -16,7 +16,8 @@
 -- an undated event is older than any dated one.
 {#- Incremental: a build resumes from the state the last one recorded (macros/resume_state.sql)
     and computes again only the persons a new record may have changed, from their consent
-    events alone (macros/affected_persons.sql): the same persons int_persons computes again.
+    events alone (macros/affected_persons.sql): those int_persons computes again for new
+    records (rights requests change no consent).
     Each of them, and each that no longer exists, also yields a row holding only its key:
     the delete+insert on person_key removes all their old rows, and the post-hook deletes
     those marks. A build that cannot resume empties the table first (pre-hook) and computes

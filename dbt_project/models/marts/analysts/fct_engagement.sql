@@ -25,15 +25,16 @@
 -- actions (a view) are computed once a run.
 {#- A build that resumes from the state the last one recorded (macros/resume_state.sql)
     computes and compares only the actions new rows may have changed: those of the persons
-    int_persons computes again (macros/affected_persons.sql), of every person declaring a
-    social account one of them ever declared (a link moves, or ends in an ambiguity, between
-    declarants), and of the social and canvassing rows landed since (a door knocked is its
-    volunteer's by e-mail, which never changes person). The loaded side of the comparison is
-    those persons' actions but their doors knocked, and the vanished persons'. A social row replaced by a newer
-    delivery is one of the rows landed since: its action keeps its id, and its author's
-    link is the same (meta replaced_rows_are_new); a replaced record may change its person,
-    and a new event (its start time dates the shifts) changes actions of unchanged persons:
-    then a build computes and compares every action. #}
+    int_persons computes again for new records (macros/affected_persons.sql), of every
+    person declaring a social account one of them ever declared (a link moves, or ends in an
+    ambiguity, between declarants), and of the social and canvassing rows landed since (a
+    door knocked is its volunteer's by e-mail, which never changes person). The loaded side
+    of the comparison is those persons' actions but their doors knocked, the vanished
+    persons', and the actions the social rows landed since gave before. A social row
+    replaced by a newer delivery is one of those rows (meta replaced_rows_are_new); a
+    replaced record may change its person, and a new event (its start time dates the
+    shifts) changes actions of unchanged persons: then a build computes and compares every
+    action. #}
 {%- set compared = ['action_id', 'person_key', 'event_id', 'action_type', 'points', 'event_at'] %}
 {%- set state = resumable_state() %}
 -- depends_on: {{ ref('int_person_records') }}, {{ ref('int_identity') }}, {{ ref('int_persons') }}
@@ -94,11 +95,16 @@ engaged_accounts as (
     where person_key in (select engaged_persons.person_key from engaged_persons)
 ),
 
--- The loaded actions compared: those of the engaged persons and of the vanished ones.
+-- The loaded actions compared: those of the engaged persons (their doors knocked aside) and
+-- of the vanished ones, and those of the social rows landed since.
 compared_persons as (
     select engaged_persons.person_key from engaged_persons
     union all
     {{ persons_to_clear(state) }}
+),
+
+landed_social_actions as (
+    {{ landed_social_action_ids(state) }}
 ),
 
 {%- for name, relation in [('rsvps', 'stg_events__rsvps'), ('signins', 'stg_signin__attendance')] %}
@@ -193,8 +199,13 @@ changed as (
             from {{ this }} as loaded_action
             {%- if state %}
                 where
-                    loaded_action.person_key in (select compared_persons.person_key from compared_persons)
-                    and loaded_action.action_type != {{ action_type('canvass_door') }}
+                    (
+                        loaded_action.person_key in (select compared_persons.person_key from compared_persons)
+                        and loaded_action.action_type != {{ action_type('canvass_door') }}
+                    )
+                    or loaded_action.action_id in (
+                        select landed_social_actions.action_id from landed_social_actions
+                    )
             {%- endif %}
         ) as loaded_action
             on scored.fingerprint = loaded_action.fingerprint

@@ -5,7 +5,10 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         pre_hook="{{ forget_unless_resumable() }}",
-        post_hook="{{ record_resume_state() }}",
+        post_hook=[
+            "delete from {{ this }} where platform is null",
+            "{{ record_resume_state() }}",
+        ],
         meta={'replaced_rows_are_new': [
             'stg_facebook__comments', 'stg_facebook__reactions', 'stg_x__tweets', 'stg_x__retweets',
         ]}
@@ -18,16 +21,21 @@
 {#- Incremental: within a scoring date the window does not move, so an account's features
     change only when a comment or reaction of its lands. A build resumes from the state the
     last one recorded (macros/resume_state.sql) and computes again only the accounts with
-    rows landed since. A staged row replaced by a newer delivery (a reaction changed, a
-    comment edited) is one of those: the author is part of what the key names, so the newer
-    row touches the same account (meta replaced_rows_are_new); social rows leave staging
-    otherwise only by erasure, which makes a full refresh. A build that cannot resume (a new
+    rows landed since; each of them also yields a row holding only its key, so that the
+    delete+insert on account_key clears its old row even when it has none now (its rows
+    moved out of the window), and the post-hook deletes those marks. A staged row replaced by
+    a newer delivery (a reaction changed, a comment edited) is one of those rows: a social
+    row keeps its author (reactions and retweets are keyed by it, and a comment or a tweet
+    keeps its author on the platforms), so the newer row touches the account the older one
+    counted for (meta replaced_rows_are_new); social rows leave staging otherwise only by
+    erasure, which makes a full refresh. A build that cannot resume (a new
     scoring date, new code, vars or lexicon) empties the table first (pre-hook) and computes
     every account, so accounts fall out of the window once a day. #}
 {%- set state = resumable_state() %}
 {%- set as_of = as_of_date() %}
 {%- set window_start = "(" ~ as_of ~ " - interval " ~ var('social_watch_days') ~ " day)" %}
 {%- set window_end = "(" ~ as_of ~ " + interval 1 day)" %}
+{%- set account_key = "socle_hmac(platform || ':' || lower(trim(account_id)))" %}
 {%- set social_tables = {
     'stg_facebook__comments': 'facebook',
     'stg_facebook__reactions': 'facebook',
@@ -88,7 +96,7 @@ lexicon as (
 -- Comments: Facebook comments, and mentions/replies/quotes on X (the campaign's own posts
 -- are not comments about it).
 comments as (
-    select
+    select  -- noqa: AM07
         'facebook' as platform,
         account_id,
         comment_id,
@@ -169,7 +177,7 @@ comment_features as (
 -- Reactions carry no time of their own: they are dated by the post they react to.
 -- Retweets count as reactions on X (no angry kind there).
 reactions as (
-    select
+    select  -- noqa: AM07
         'facebook' as platform,
         account_id,
         upper(reaction_type) as reaction_type,
@@ -202,7 +210,7 @@ reaction_features as (
 -- An account with comments, reactions or both: a full join USING gives each key once.
 features as (
     select
-        socle_hmac(platform || ':' || lower(trim(account_id))) as account_key,
+        {{ account_key }} as account_key,
         platform,
         cast(coalesce(comment_features.comment_count, 0) as bigint) as comment_count,
         cast(coalesce(comment_features.hostile_comment_count, 0) as bigint) as hostile_comment_count,
@@ -260,6 +268,20 @@ final as (
         {{ as_of }} as as_of_date,
         {{ as_of }} - {{ var('social_watch_days') }} as window_start_date
     from ratios
+),
+
+-- On a resumed build, the key of each touched account (else none). The noqa AM07 above:
+-- this union by name makes sqlfluff miscount the columns of the unions it reads.
+touched_keys as (
+    {% if state %}
+        select {{ account_key }} as account_key
+        from touched_accounts
+    {% else %}
+        select cast(null as varchar) as account_key
+        where false
+    {% endif %}
 )
 
-select * from final
+select * from final  -- noqa: AM07
+union all by name
+select touched_keys.account_key from touched_keys
