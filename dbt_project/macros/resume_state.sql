@@ -1,22 +1,20 @@
 {#-
     The running state of a model that computes again only what new staged rows may have
-    changed (int_persons, int_consent_current, fct_engagement, social_accounts_watch). It is kept in the model's table comment, so
-    that it is committed with the table, in the same transaction (post-hook
-    record_resume_state).
+    changed (int_persons, int_consent_current, fct_engagement, social_accounts_watch). It is
+    kept in the model's table comment, so that it is committed with the table, in the same
+    transaction (post-hook record_resume_state).
 
     The state lists, for each staging table upstream of the model that has loaded_at, the
     latest loaded_at and the row count at that build, with the scoring date (when the code
-    reads it), the DuckDB version, a check of the pseudonym key and a fingerprint of the code (the models and
-    seeds upstream, and the vars their code reads). The next build resumes from it
-    (resumable_state) when all of those are the same, no table's latest loaded_at went back,
-    and every row up to the recorded one is still there, and no other: then the rows after
-    it are exactly the new ones. A row replaced (delete+insert of a key), erased or expired,
-    or a row added with an earlier loaded_at (a late rights request), changes that count, and
-    the model computes everything again. A model can list in meta replaced_rows_are_new the
-    tables where a replaced row is one more new row to it: those whose key names what the
-    model computes from the row (a social row's author, for the social accounts). The fingerprint covers the models' code, not the
-    macros': after changing a macro they use, run a full refresh (the build DAG's conf
-    {"full_refresh": true}).
+    reads it), the DuckDB version, a check of the pseudonym key and a fingerprint of the
+    code (the models and seeds upstream, the project's macros and the vars the code reads). The next build resumes from it (resumable_state) when all of those are the
+    same, no table's latest loaded_at went back, and every row up to the recorded one is
+    still there, and no other: then the rows after it are exactly the new ones. A row
+    replaced (delete+insert of a key), erased or expired, or a row added with an earlier
+    loaded_at (a late rights request), changes that count, and the model computes
+    everything again. A model can list in meta replaced_rows_are_new the tables where a
+    replaced row is one more new row to it (the social rows, which keep their author), and
+    in meta new_rows_rebuild those whose new rows make it compute everything.
 -#}
 
 {#- Upstream models and seeds of a node, depth first (a list of unique ids). -#}
@@ -30,8 +28,11 @@
 {%- endmacro %}
 
 {#- The staging tables the model reads (upstream, with loaded_at) and a fingerprint of its
-    code: the code of every model up to them, the seeds' contents and the value of each var
-    that code reads. Relations by name, not ref(): they need not be its parents. -#}
+    code: the code of every model up to them, the seeds' contents, every macro of the
+    project, and the value of each var that code reads. Every macro, not those the models
+    call: a model's macros are known only once it is compiled (a macro called in a branch
+    not taken at parse time is missing before), and dbt's graph carries no macros, so each
+    is found in the context. Relations by name, not ref(): they need not be its parents. -#}
 {% macro resume_inputs() -%}
     {%- set code = [model.raw_code] -%}
     {%- set staged = {} -%}
@@ -46,12 +47,20 @@
             {%- do staged.update({node.name: node.relation_name}) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- set code = code | join('\n') -%}
-    {%- for name in modules.re.findall("var\(\s*['\"](\w+)['\"]", code) | unique | sort -%}
-        {%- set code = code ~ '\n' ~ name ~ '=' ~ var(name) -%}
+    {#- The scoring date matters only to models that read it. -#}
+    {%- set dated = 'as_of_date()' in code | join('\n') -%}
+    {%- for name in context.keys() | sort -%}
+        {%- set found = context[name].macro -%}
+        {%- if found is defined and found.package_name == project_name -%}
+            {%- do code.append(found.macro_sql) -%}
+        {%- endif -%}
     {%- endfor -%}
-    {#- The scoring date matters only to code that reads it. -#}
-    {{ return({'code': local_md5(code), 'staged': staged, 'dated': 'as_of_date()' in code}) }}
+    {#- A list, not a string: a variable set inside a loop does not outlive it. -#}
+    {%- for name in modules.re.findall("var\(\s*['\"](\w+)['\"]", code | join('\n')) | unique | sort
+        if name != 'as_of' -%}
+        {%- do code.append(name ~ '=' ~ var(name)) -%}
+    {%- endfor -%}
+    {{ return({'code': local_md5(code | join('\n')), 'staged': staged, 'dated': dated}) }}
 {%- endmacro %}
 
 {#- What this build is: the code, the scoring date as the model computes it (none when its
