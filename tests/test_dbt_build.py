@@ -977,10 +977,13 @@ def test_hourly_social_watch_equals_a_full_rebuild(home_copy: Path, tmp_path: Pa
     assert _hourly_build("social_accounts_watch", as_of=later) == "resumed"
     as_a_full_rebuild("later", later)
 
-    # A threshold changed (a var the model reads): every account is computed again.
-    threshold = {"as_of": later.isoformat(), "social_hostile_min_comments": 4}
+    # A threshold changed (a var the model reads): every account is computed again, and the
+    # reactor's two likes now make a supporter.
+    assert query(home, f"{labels} where account_key = '{account('fb-angry')}'")[0][1:] == ("neutral", 0, 2)
+    threshold = {"as_of": later.isoformat(), "social_supporter_min_reactions": 2}
     result = warehouse.dbt(["build", "--select", "social_accounts_watch", "--vars", json.dumps(threshold)])
     assert "social_accounts_watch: built from every row (the code changed)" in result.log_file.read_text()
+    assert query(home, f"{labels} where account_key = '{account('fb-angry')}'")[0][1:] == ("supporter", 0, 2)
 
     # A build given no scoring date (by hand) takes today's, which could change between the
     # model's check and its pre-hook's: it does not resume.

@@ -47,20 +47,25 @@
             {%- do staged.update({node.name: node.relation_name}) -%}
         {%- endif -%}
     {%- endfor -%}
-    {#- The scoring date matters only to models that read it. -#}
-    {%- set dated = 'as_of_date()' in code | join('\n') -%}
+    {#- The scoring date matters only where the models upstream, or a macro, read it (its
+        own definition and this file's macros aside). A list, not a flag: a variable set
+        inside a loop does not outlive it. -#}
+    {%- set dated = ['as_of_date()' in code | join('\n')] -%}
     {%- for name in context.keys() | sort -%}
         {%- set found = context[name].macro -%}
         {%- if found is defined and found.package_name == project_name -%}
             {%- do code.append(found.macro_sql) -%}
+            {%- if 'as_of_date()' in found.macro_sql and name != 'as_of_date'
+                and found.original_file_path != 'macros/resume_state.sql' -%}
+                {%- do dated.append(true) -%}
+            {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
-    {#- A list, not a string: a variable set inside a loop does not outlive it. -#}
     {%- for name in modules.re.findall("var\(\s*['\"](\w+)['\"]", code | join('\n')) | unique | sort
         if name != 'as_of' -%}
-        {%- do code.append(name ~ '=' ~ var(name)) -%}
+        {%- do code.append(name ~ '=' ~ var(name, none)) -%}
     {%- endfor -%}
-    {{ return({'code': local_md5(code | join('\n')), 'staged': staged, 'dated': dated}) }}
+    {{ return({'code': local_md5(code | join('\n')), 'staged': staged, 'dated': true in dated}) }}
 {%- endmacro %}
 
 {#- What this build is: the code, the scoring date as the model computes it (none when its
