@@ -675,6 +675,10 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     # build_person_number is the build's own numbering: never compared across builds.
     compared = [
         "select * exclude (build_person_number) from intermediate.int_identity order by all",
+        # A resumed build keeps the numbers and gives new ones: still one number per person.
+        "select count(distinct build_person_number), count(distinct person_key), "
+        "count(distinct (build_person_number, person_key)) from intermediate.int_identity",
+        "select * from intermediate.int_identity_conflicts order by all",
         "select * from intermediate.int_persons order by person_key",
         "select * from intermediate.int_consent_current order by person_key, purpose",
         "select * from marts.fct_engagement order by action_id",
@@ -690,11 +694,17 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
         )
 
     def hourly_build(as_of: date = AS_OF, engagement: str | None = None) -> str:
-        """How int_persons was built; the consents and engagement, which follow its persons, the same way."""
-        persons, consents, engaged = _hourly_build(
-            "int_persons", "int_consent_current", "fct_engagement", as_of=as_of
+        """How int_persons was built; the identities, consents and engagement follow its persons."""
+        persons, identities, conflicts, consents, engaged = _hourly_build(
+            "int_persons",
+            "int_identity",
+            "int_identity_conflicts",
+            "int_consent_current",
+            "fct_engagement",
+            as_of=as_of,
         )
-        assert consents == (persons if as_of == AS_OF else "resumed")  # no consent depends on the date
+        # No identity or consent depends on the date.
+        assert identities == conflicts == consents == (persons if as_of == AS_OF else "resumed")
         assert engaged == (engagement or persons)
         return persons
 

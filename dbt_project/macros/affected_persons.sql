@@ -7,10 +7,10 @@
     phones: the phone may have joined that e-mail's person, or left it in a conflict.
 -#}
 
-{#- The CTEs new_identifiers, touched_phones, affected_anchors, affected_persons (this
-    build's persons anchored there) and affected_identifiers (each identifier of theirs: each
-    of their records carries one), each followed by a comma. -#}
-{% macro affected_persons_ctes(state, with_requests=false) -%}
+{#- The CTEs new_identifiers (the e-mail and phone of each record landed since the state,
+    and with_requests, of each rights request) and touched_phones (their phones), each
+    followed by a comma. int_identity and int_identity_conflicts compute again only those. -#}
+{% macro new_identifier_ctes(state, with_requests=false) -%}
 {#- The staging table of each record source, for the rows landed since the state. A source
     missing here has all its records taken as new: slower, never wrong. -#}
 {%- set record_tables = {
@@ -47,6 +47,13 @@ touched_phones as (
     from new_identifiers
     where phone is not null
 ),
+{%- endmacro %}
+
+{#- The CTEs of new_identifier_ctes, then affected_anchors, affected_persons (this build's
+    persons anchored there) and affected_identifiers (each identifier of theirs: each of
+    their records carries one), each followed by a comma. -#}
+{% macro affected_persons_ctes(state, with_requests=false) -%}
+{{ new_identifier_ctes(state, with_requests) }}
 
 affected_anchors as (
     select email as identifier
