@@ -119,6 +119,13 @@ def test_tiny_campaign_runs_every_stage_and_passes_the_gates(home: Path):
         assert stage["seconds"] >= 0
         assert stage["peak_rss_mb"] > 0
     assert report["full_build_over_yardstick"] > 0
+    # The +1 % run split into its parts, which add up to the stage.
+    split = report["incremental_split"]
+    assert list(split) == ["landing", "build copy", "dbt"]
+    assert all(seconds >= 0 for seconds in split.values())
+    incremental = next(s for s in report["stages"] if s["stage"] == "incremental (+1%)")
+    assert sum(split.values()) == pytest.approx(incremental["seconds"], abs=0.1)
+    assert "incremental (+1%): landing" in bench.format_table(report)
     assert report["dbt_nodes_full"]
     assert report["dbt_nodes_incremental"]
     assert not [n for n in report["dbt_nodes_full"] if n["status"] in FAILED_STATUSES]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -59,6 +61,38 @@ def test_build_copy_keeps_changes_left_in_the_published_wal(home: Path) -> None:
     assert paths().warehouse.with_name("warehouse.duckdb.wal").exists()
     with duckdb.connect(str(warehouse.prepare_build_db())) as con:
         assert con.execute("select count(*) from t").fetchone() == (0,)
+
+
+def test_clone_or_copy_copies_every_byte(tmp_path: Path) -> None:
+    source = tmp_path / "warehouse.duckdb"
+    source.write_bytes(os.urandom(5 << 20) + b"tail")
+    warehouse.clone_or_copy(source, tmp_path / "copy")
+    assert (tmp_path / "copy").read_bytes() == source.read_bytes()
+
+
+@pytest.mark.parametrize("refusal", [errno.EXDEV, errno.EOPNOTSUPP])
+def test_clone_or_copy_copies_by_hand_where_the_kernel_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: int
+) -> None:
+    def refused(*args: object) -> int:
+        raise OSError(refusal, os.strerror(refusal))
+
+    monkeypatch.setattr(os, "copy_file_range", refused)
+    source = tmp_path / "warehouse.duckdb"
+    source.write_bytes(os.urandom(3 << 20))
+    warehouse.clone_or_copy(source, tmp_path / "copy")
+    assert (tmp_path / "copy").read_bytes() == source.read_bytes()
+
+
+def test_clone_or_copy_fails_on_a_real_read_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> int:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(os, "copy_file_range", broken)
+    source = tmp_path / "warehouse.duckdb"
+    source.write_bytes(b"x" * 1024)
+    with pytest.raises(OSError, match="I/O error"):
+        warehouse.clone_or_copy(source, tmp_path / "copy")
 
 
 @pytest.mark.integration
