@@ -1,5 +1,11 @@
 {#- A restricted contact list for one channel (GDPR rules 1, 2, 3, 9). -#}
 {% macro contact_list(purpose, identifier_column) %}
+{#- The identifier's hash, checked against the tombstones. A person with an e-mail is
+    anchored at it (int_identity), so its person_key is socle_hmac of that e-mail: hashing
+    every e-mail again was 0.6 s of the 0.7 s of the e-mail list at 1 M people. A phone
+    anchors only a person without e-mail, so it is hashed. #}
+{%- set identifier_hash = 'persons.person_key' if identifier_column == 'email'
+    else 'socle_hmac(persons.' ~ identifier_column ~ ')' %}
 with persons as (
     select * from {{ ref('int_persons') }}
 ),
@@ -35,7 +41,7 @@ final as (
         persons.{{ identifier_column }} is not null
         and not persons.is_minor
         and not persons.is_objector
-        and socle_hmac(persons.{{ identifier_column }}) not in (
+        and {{ identifier_hash }} not in (
             select tombstones.identifier_hash from tombstones
         )
 )
