@@ -714,17 +714,29 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
 
     def hourly_build(as_of: date = AS_OF, engagement: str | None = None) -> str:
         """How int_persons was built; the identities, consents and engagement follow its persons."""
-        persons, identities, conflicts, consents, engaged = _hourly_build(
+        persons, identities, conflicts, consents, history, engaged = _hourly_build(
             "int_persons",
             "int_identity",
             "int_identity_conflicts",
             "int_consent_current",
+            "consent_state_history",
             "fct_engagement",
             as_of=as_of,
         )
         # No identity or consent depends on the date.
-        assert identities == conflicts == consents == (persons if as_of == AS_OF else "resumed")
+        assert identities == conflicts == consents == history == (persons if as_of == AS_OF else "resumed")
         assert engaged == (engagement or persons)
+        # The history's open versions are the current consents, and it keeps no one else.
+        states = "person_key, purpose, status, lawful_basis, wording_version, consent_event_id, occurred_at"
+        current = f"select {states} from intermediate.int_consent_current order by all"
+        opened = (
+            f"select {states} from intermediate.consent_state_history where dbt_valid_to is null order by all"
+        )
+        assert query(home, opened) == query(home, current)
+        kept = "select distinct person_key from intermediate.consent_state_history order by all"
+        assert query(home, kept) == query(
+            home, "select distinct person_key from intermediate.int_consent_current order by all"
+        )
         return persons
 
     def as_a_full_rebuild(name: str, as_of: date = AS_OF) -> None:

@@ -6,7 +6,8 @@
         on_schema_change='fail',
         full_refresh=false,
         post_hook=[
-            "delete from {{ this }} where person_key not in (select person_key from {{ ref('int_consent_current') }})"
+            "delete from {{ this }} where person_key not in (select person_key from {{ ref('int_consent_current') }})",
+            "{{ record_resume_state() }}",
         ]
     )
 }}
@@ -16,6 +17,13 @@
 -- This was a dbt snapshot (check strategy, same columns); its staging query joined current
 -- and history three times (41 s at 1 M people for an hourly run that changed nothing).
 -- The post-hook forgets the whole history of erased people.
+{#- Resumed (macros/resume_state.sql): only the persons whose consents new records may have
+    changed since the recorded state are compared, those int_consent_current computes again
+    (macros/affected_persons.sql). A person that no longer exists has no current consent: the
+    post-hook forgets their history. A build that cannot resume compares every person; the
+    history is never emptied. #}
+-- depends_on: {{ ref('int_person_records') }}, {{ ref('int_identity') }}
+{%- set state = resumable_state() %}
 {%- set state_columns = [
     'status', 'lawful_basis', 'wording_version', 'consent_event_id', 'occurred_at', 'is_valid', 'is_granted'
 ] %}
@@ -28,7 +36,22 @@
 -- both whole tables into memory first, and the page faults of that copy made this model
 -- 1.6-5.4 s of an hourly run at 1 M people, 1.3-1.6 s without (25 -> 8 s at 5 M;
 -- docs/benchmarks.md): a second scan and hash of each side is cheaper.
-with current_state as not materialized (
+with
+{%- if state %}
+{{ affected_persons_ctes(state) }}
+
+compared_consents as (
+    select * from {{ ref('int_consent_current') }}
+    where person_key in (select affected_persons.person_key from affected_persons)
+),
+
+compared_history as (
+    select * from {{ this }}
+    where person_key in (select affected_persons.person_key from affected_persons)
+),
+
+{% endif %}
+current_state as not materialized (
     select
         consent.person_key,
         consent.purpose,
@@ -36,7 +59,7 @@ with current_state as not materialized (
             consent.{{ column }},
         {%- endfor %}
         {{ row_fingerprint('consent', fingerprinted) }} as fingerprint
-    from {{ ref('int_consent_current') }} as consent
+    from {{ 'compared_consents' if state else ref('int_consent_current') }} as consent
 ),
 
 -- The build's clock, as the snapshot had it (a macro, so a unit test can set it).
@@ -49,7 +72,7 @@ build_time as (
         select
             history.*,
             {{ row_fingerprint('history', fingerprinted) }} as fingerprint
-        from {{ this }} as history
+        from {{ 'compared_history' if state else this }} as history
         where history.dbt_valid_to is null
     ),
 
