@@ -674,7 +674,10 @@ def _rebuilt_in_full(home: Path, copy: Path, queries: list[str], as_of: date = A
     shutil.copytree(home, copy)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOCLE_HOME", str(copy))
-        assert warehouse.build(as_of=as_of, data_tests=False, full_refresh=True).success
+        result = warehouse.build(as_of=as_of, data_tests=False, full_refresh=True)
+        assert result.success
+    # The history, kept through a full refresh, compares every person on one.
+    assert "consent_state_history: built from every row (a full refresh)" in result.log_file.read_text()
     return [query(copy, sql) for sql in queries]
 
 
@@ -920,6 +923,32 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     assert hourly_build(tomorrow) == "built from every row (the scoring date changed)"
     assert hourly_build(tomorrow) == "resumed"
     as_a_full_rebuild("tomorrow", tomorrow)
+
+
+def test_a_model_built_without_its_resuming_parent_takes_no_rows_past_it(home_copy: Path) -> None:
+    # Karim grants profiling, and someone builds the consents' staging and the history alone:
+    # int_consent_current, which the history compares with, has not taken that row yet.
+    crm = _batch("crm", date(2026, 11, 28), fetched=datetime(2026, 11, 28, 10, tzinfo=UTC))
+    write_partition(
+        crm, "consents", [_consent("k90", KARIM, "profiling", occurred_at="2026-11-28T09:00:00+01:00")]
+    )
+    only = ["build", "--select", "stg_crm__consents", "consent_state_history", *warehouse._SKIP_TESTS]
+    lines = warehouse.dbt(only, as_of=AS_OF).log_file.read_text()
+    # int_identity too: a consent is a record, which may carry a new identifier.
+    behind = "int_consent_current, int_identity not built since rows were staged"
+    assert f"consent_state_history: built from every row ({behind})" in lines
+    shutil.copy2(paths().build_db, paths().warehouse)  # published
+    # So the next build, which takes the row in int_consent_current, compares every person.
+    modes = _hourly_build("int_consent_current", "consent_state_history")
+    assert modes == ("resumed", "built from every row (no state recorded)")
+    states = "person_key, purpose, status, consent_event_id"
+    karim = f"where person_key = '{key(KARIM)}' and purpose = 'profiling'"
+    opened = query(
+        home_copy, f"select {states} from intermediate.consent_state_history {karim} and dbt_valid_to is null"
+    )
+    assert opened == query(home_copy, f"select {states} from intermediate.int_consent_current {karim}")
+    assert opened[0][2] == "granted"
+    assert _hourly_build("consent_state_history") == "resumed"
 
 
 def test_hourly_social_watch_equals_a_full_rebuild(home_copy: Path, tmp_path: Path) -> None:

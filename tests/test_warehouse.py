@@ -84,6 +84,16 @@ def test_clone_or_copy_copies_by_hand_where_the_kernel_cannot(
     assert (tmp_path / "copy").read_bytes() == source.read_bytes()
 
 
+def test_clone_or_copy_copies_by_hand_where_the_kernel_copies_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "copy_file_range", lambda *args: 0)  # as some FUSE filesystems do
+    source = tmp_path / "warehouse.duckdb"
+    source.write_bytes(os.urandom(1 << 20))
+    warehouse.clone_or_copy(source, tmp_path / "copy")
+    assert (tmp_path / "copy").read_bytes() == source.read_bytes()
+
+
 def test_clone_or_copy_fails_on_a_real_read_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object) -> int:
         raise OSError(errno.EIO, "I/O error")

@@ -1,7 +1,8 @@
 {#-
     The persons new staged records may have changed since a model's recorded state
     (macros/resume_state.sql), for the models that compute again only those: int_persons,
-    int_consent_current and fct_engagement. A person is anchored at its e-mail, else its
+    int_consent_current, consent_state_history and fct_engagement (and, for the new
+    identifiers alone, int_identity and int_identity_conflicts). A person is anchored at its e-mail, else its
     phone (int_identity); the affected anchors are each identifier of a new record (and, for
     int_persons, of a new rights request), and each e-mail ever seen with one of the new
     phones: the phone may have joined that e-mail's person, or left it in a conflict.

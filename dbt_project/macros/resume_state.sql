@@ -1,6 +1,7 @@
 {#-
     The running state of a model that computes again only what new staged rows may have
-    changed (int_persons, int_consent_current, fct_engagement, social_accounts_watch). It is
+    changed (int_identity, int_identity_conflicts, int_persons, int_consent_current,
+    consent_state_history, fct_engagement, social_accounts_watch). It is
     kept in the model's table comment, so that it is committed with the table, in the same
     transaction (post-hook record_resume_state).
 
@@ -14,7 +15,11 @@
     loaded_at (a late rights request), changes that count, and the model computes
     everything again. A model can list in meta replaced_rows_are_new the tables where a
     replaced row is one more new row to it (the social rows, which keep their author), and
-    in meta new_rows_rebuild those whose new rows make it compute everything.
+    in meta new_rows_rebuild those whose new rows make it compute everything. A resuming
+    model upstream that was not built since rows were staged (a --select by hand) would show
+    the model stale rows it then takes as consumed: the model computes everything and records
+    no tables, so its next build computes everything too. A model kept through a full
+    refresh (the consent history) computes everything on one.
 -#}
 
 {#- Upstream models and seeds of a node, depth first (a list of unique ids). -#}
@@ -80,11 +85,10 @@
     {{ return({'code': inputs.code, 'as_of': build[0], 'duckdb': build[1], 'key_check': build[2]}) }}
 {%- endmacro %}
 
-{#- The state to record: the build, and each staging table's latest loaded_at and row count. -#}
-{% macro resume_state() -%}
-    {%- set inputs = resume_inputs() -%}
+{#- Each staging table's latest loaded_at and row count, now (a dict by table name). -#}
+{% macro staged_tables(staged) -%}
     {%- set query -%}
-        {%- for name, relation in inputs.staged.items() %}
+        {%- for name, relation in staged.items() %}
         select
             '{{ name }}' as staged_in,
             strftime(max(loaded_at) at time zone 'UTC', '%Y-%m-%dT%H:%M:%S.%f+00:00') as loaded_through,
@@ -97,8 +101,57 @@
     {%- for row in run_query(query) -%}
         {%- do tables.update({row[0]: {'loaded_through': row[1], 'row_count': row[2] | int}}) -%}
     {%- endfor -%}
+    {{ return(tables) }}
+{%- endmacro %}
+
+{#- The resuming models upstream that have not taken every row staged now (they were not
+    built since): a model reading them would take rows as consumed that they do not show
+    yet. Their names, from the state in their comments. -#}
+{% macro upstream_behind(tables) -%}
+    {%- set resuming = {} -%}
+    {%- for unique_id in upstream_nodes(model.unique_id, []) -%}
+        {%- set node = graph.nodes[unique_id] -%}
+        {%- if node.resource_type == 'model' and 'record_resume_state()' in node.raw_code -%}
+            {%- do resuming.update({node.schema ~ '.' ~ node.alias: node.name}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set behind = [] -%}
+    {%- if resuming -%}
+        {%- set query -%}
+            select schema_name || '.' || table_name, comment from duckdb_tables()
+            where database_name = '{{ this.database }}'
+                and schema_name || '.' || table_name in ('{{ resuming.keys() | join("', '") }}')
+        {%- endset -%}
+        {%- set comments = {} -%}
+        {%- for row in run_query(query) -%}
+            {%- do comments.update({row[0]: row[1]}) -%}
+        {%- endfor -%}
+        {%- for relation, name in resuming.items() -%}
+            {%- set upstream = fromjson(comments[relation]) if comments.get(relation) else none -%}
+            {%- if not (upstream is mapping and upstream.get('tables') is mapping) -%}
+                {%- do behind.append(name) -%}
+            {%- else -%}
+                {%- for table, taken in upstream.tables.items() if tables.get(table) != taken -%}
+                    {%- do behind.append(name) -%}
+                {%- endfor -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(behind | unique | sort) }}
+{%- endmacro %}
+
+{#- The state to record: the build, and each staging table's latest loaded_at and row count;
+    no tables when a resuming model upstream is behind, so that the next build computes
+    everything (it would otherwise take the rows that model did not show as consumed). -#}
+{% macro resume_state() -%}
+    {%- set inputs = resume_inputs() -%}
+    {%- set tables = staged_tables(inputs.staged) -%}
     {%- set state = resume_build(inputs) -%}
-    {%- do state.update({'tables': tables}) -%}
+    {%- if upstream_behind(tables) -%}
+        {%- do state.update({'tables': none}) -%}
+    {%- else -%}
+        {%- do state.update({'tables': tables}) -%}
+    {%- endif -%}
     {{ return(state) }}
 {%- endmacro %}
 
@@ -125,8 +178,12 @@
     {%- set inputs = resume_inputs() -%}
     {%- set current = resume_build(inputs) -%}
     {%- set reason = none -%}
-    {%- if not (recorded is mapping and 'tables' in recorded) -%}
+    {%- if not (recorded is mapping and recorded.get('tables') is mapping) -%}
         {%- set reason = 'no state recorded' -%}
+    {%- elif flags.FULL_REFRESH -%}
+        {#- A model kept through a full refresh (full_refresh=false: the consent history)
+            compares everything on one: whatever made it needed may be outside the state. -#}
+        {%- set reason = 'a full refresh' -%}
     {%- elif recorded.code != current.code -%}
         {%- set reason = 'the code changed' -%}
     {%- elif inputs.dated and not var('as_of', none) -%}
@@ -171,10 +228,13 @@
                 {%- do grown.append(row[0]) -%}
             {%- endif -%}
         {%- endfor -%}
+        {%- set behind = [] if changed or grown else upstream_behind(staged_tables(inputs.staged)) -%}
         {%- if changed -%}
             {%- set reason = changed | sort | join(', ') ~ ' changed before its recorded rows' -%}
         {%- elif grown -%}
             {%- set reason = grown | sort | join(', ') ~ ' has new rows' -%}
+        {%- elif behind -%}
+            {%- set reason = behind | join(', ') ~ ' not built since rows were staged' -%}
         {%- endif -%}
     {%- endif -%}
     {%- if not quiet -%}

@@ -174,14 +174,17 @@ def clone_or_copy(source: Path, target: Path) -> None:
         size = os.fstat(src.fileno()).st_size
         copied = 0
         try:
-            while copied < size:
+            while copied < size and hasattr(os, "copy_file_range"):  # Linux only
                 step = os.copy_file_range(src.fileno(), dst.fileno(), size - copied)
-                if step == 0:
+                if step == 0 and copied:
                     raise OSError(errno.EIO, f"{source.name} ended after {copied} of {size} bytes")
+                if step == 0:
+                    break  # some filesystems (FUSE, overlays) copy nothing: copy by hand
                 copied += step
         except OSError as refused:
             if refused.errno not in _NO_COPY_FILE_RANGE or copied:
                 raise
+        if copied < size:
             shutil.copyfileobj(src, dst, 1 << 24)
 
 

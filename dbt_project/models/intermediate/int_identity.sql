@@ -25,7 +25,7 @@
 -- e-mail with its phones (a star): no e-mail reaches another. The anchor needs no graph walk
 -- (a recursive CTE cost 30 s at 1 M people): an e-mail is its own anchor, a phone's is its
 -- one e-mail, else itself.
--- The ~10 M records (int_person_records is a view) are read once, into their distinct
+-- The ~10 M records (int_person_records is a view) are read once by a full build, into their distinct
 -- (e-mail, phone) combinations; everything after works on those.
 -- build_person_number numbers the persons of this build (the e-mails, then the phones that
 -- anchor themselves), in no order: int_persons groups every record on it, which costs ~20 %
