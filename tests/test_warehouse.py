@@ -6,6 +6,7 @@ import errno
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +45,32 @@ def test_build_db_is_a_copy_of_the_published_warehouse(home: Path) -> None:
         con.execute("insert into marts.fct_engagement values (2)")
     with duckdb.connect(str(paths().warehouse), read_only=True) as con:
         assert con.execute("select count(*) from marts.fct_engagement").fetchone() == (1,)
+
+
+def test_build_copy_is_written_to_disk_in_the_background(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A copy leaves the file dirty in the page cache; the build must not wait for the disk,
+    # and the flush must start before dbt's first checkpoint would have to wait for it.
+    with duckdb.connect(str(paths().warehouse)) as con:
+        con.execute("create table t as select 1 as n")
+    flushing, release = threading.Event(), threading.Event()
+    flushed: list[tuple[str, bool]] = []
+    real_fsync = os.fsync
+
+    def held_fsync(fd: int) -> None:
+        flushing.set()
+        flushed.append((os.readlink(f"/proc/self/fd/{fd}"), release.wait(10)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", held_fsync)
+    build_db = warehouse.prepare_build_db()
+    release.set()  # only now: a build that waited for the disk would have waited 10 s in vain
+    assert flushing.wait(10)
+    for thread in threading.enumerate():
+        if thread.name.startswith("writeback-"):
+            thread.join(10)
+    assert flushed == [(str(build_db), True)]
+    with duckdb.connect(str(build_db)) as con:
+        assert con.execute("select n from t").fetchall() == [(1,)]
 
 
 def test_build_copy_keeps_changes_left_in_the_published_wal(home: Path) -> None:
