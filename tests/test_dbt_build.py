@@ -899,8 +899,48 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
     assert hourly_build(engagement="built from every row (stg_events__events has new rows)") == "resumed"
     as_a_full_rebuild("event")
 
+    # Sources deliver records again with the identifiers they had: the CRM Karim, his first
+    # name and support level edited, and Bob's e-mail grant, now withdrawn; the event
+    # platform Karim's RSVP, checked in later and no longer volunteering; the canvassing app
+    # Eve's door, its day now unreadable, so that it scores nothing. Each staged record is
+    # replaced (macros/record_versions.sql) and the build still resumes: their persons are
+    # those of their identifiers now.
+    redelivered = datetime(2026, 11, 28, 12, 45, tzinfo=UTC)
+    write_partition(
+        _batch("crm", date(2026, 11, 25), fetched=redelivered),
+        "people",
+        [_person("c9", KARIM, None, facebook_id="fb-karim", support_level="3", first_name="Karim")],
+    )
+    write_partition(
+        _batch("crm", date(2026, 11, 25), fetched=redelivered),
+        "consents",
+        [_consent("k5", BOB, "email", status="withdrawn", occurred_at="2026-11-28T08:00:00+01:00")],
+    )
+    rsvp = {"id": "r2", "event_id": "e1", "email": KARIM, "status": "going", "attended": True}
+    write_partition(
+        _batch("events", date(2026, 11, 25), fetched=redelivered),
+        "rsvps",
+        [{**rsvp, "checked_in_at": "2026-11-20T19:40:00+01:00", "updated_at": "2026-11-28T10:00:00+01:00"}],
+    )
+    write_partition(
+        _batch("canvass", date(2026, 11, 25), fetched=redelivered),
+        "visits",
+        [{**visit, "outcome": "absent", "session_date": "bientôt"}],
+    )
+    assert BOB in {email for (email,) in query(home, "select email from restricted.contact_list_email")}
+    assert hourly_build() == "resumed"
+    assert (person(KARIM, "first_name"), person(KARIM, "support_level")) == ("Karim", 3)
+    assert BOB not in {email for (email,) in query(home, "select email from restricted.contact_list_email")}
+    assert query(home, eve_door) == []
+    checked_in = (
+        "select minute(event_at) from marts.fct_engagement "
+        f"where person_key = '{key(KARIM)}' and action_type = 'attendance'"
+    )
+    assert query(home, checked_in) == [(40,)]
+    as_a_full_rebuild("re-delivered")
+
     # The CRM delivers David and Zoé again with new e-mails: their staged records are
-    # replaced, and a replaced row may take an identifier from a person, so every person is
+    # replaced, and a record with other identifiers may leave a person, so every person is
     # computed again. David's old e-mail keeps its consent record alone; Zoé's had no other
     # record, so her person by it is gone.
     crm = _batch("crm", date(2026, 11, 28), fetched=datetime(2026, 11, 28, 13, tzinfo=UTC))
@@ -912,7 +952,8 @@ def test_hourly_builds_equal_a_full_rebuild_as_people_move_and_split(home_copy: 
             _person("c90", "zoe.new@example.org", None, first_name="Zoé", updated_at="2026-11-28T10:00:00Z"),
         ],
     )
-    assert hourly_build() == "built from every row (stg_crm__people changed before its recorded rows)"
+    reidentified = "built from every row (stg_crm__people re-delivered a record with other identifiers)"
+    assert hourly_build() == reidentified
     assert person("dave@example.org", "first_name") == "Dave"
     assert person(DAVID, "first_name") is None
     assert key("zoe@example.org") not in keys(home, "intermediate.int_persons")

@@ -5,7 +5,9 @@
     identifiers alone, int_identity and int_identity_conflicts). A person is anchored at its e-mail, else its
     phone (int_identity); the affected anchors are each identifier of a new record (and, for
     int_persons, of a new rights request), and each e-mail ever seen with one of the new
-    phones: the phone may have joined that e-mail's person, or left it in a conflict.
+    phones: the phone may have joined that e-mail's person, or left it in a conflict. A
+    record delivered again with the identifiers it had is a new record here: its persons are
+    those of its identifiers (macros/record_versions.sql).
 -#}
 
 {#- The CTEs new_identifiers (the e-mail and phone of each record landed since the state,

@@ -183,11 +183,11 @@
     select * from final
 {%- endmacro %}
 
-{#- The ids of the actions the social rows landed since the state give or gave (the id is the
-    staged row's key, as in engagement_actions above: keep the two in step). A re-delivered
-    row may give no action now (a kind that does not count, no time), so a resumed
-    fct_engagement compares its loaded action whoever it belonged to. -#}
-{% macro landed_social_action_ids(state) -%}
+{#- The ids of the actions the social and canvassing rows landed since the state give or gave
+    (the id is the staged row's key, as in engagement_actions above: keep the two in step). A
+    re-delivered row may give no action now (a kind that does not count, no time), so a
+    resumed fct_engagement compares its loaded action whoever it belonged to. -#}
+{% macro landed_action_ids(state) -%}
     select 'fb_comment:' || comment_id as action_id
     from {{ ref('stg_facebook__comments') }}
     where {{ landed_since(state, 'stg_facebook__comments') }}
@@ -203,4 +203,8 @@
     select 'x_retweet:' || retweet_id
     from {{ ref('stg_x__retweets') }}
     where {{ landed_since(state, 'stg_x__retweets') }}
+    union all
+    select 'canvass:' || visit_id
+    from {{ ref('stg_canvass__visits') }}
+    where {{ landed_since(state, 'stg_canvass__visits') }}
 {%- endmacro %}

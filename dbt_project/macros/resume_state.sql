@@ -11,9 +11,12 @@
     code (the models and seeds upstream, the project's macros and the vars the code reads). The next build resumes from it (resumable_state) when all of those are the
     same, no table's latest loaded_at went back, and every row up to the recorded one is
     still there, and no other: then the rows after it are exactly the new ones. A row
-    replaced (delete+insert of a key), erased or expired, or a row added with an earlier
-    loaded_at (a late rights request), changes that count, and the model computes
-    everything again. A model can list in meta replaced_rows_are_new the tables where a
+    erased or expired, or a row added with an earlier loaded_at (a late rights request),
+    changes that count, and the model computes everything again. So does a row replaced
+    (delete+insert of a key), but in the record tables that keep their versions
+    (macros/record_versions.sql): there a record re-delivered with the identifiers it had at
+    the state is one more new row, and one with other identifiers makes the model compute
+    everything. A model can list in meta replaced_rows_are_new the tables where a
     replaced row is one more new row to it (the social rows, which keep their author), and
     in meta new_rows_rebuild those whose new rows make it compute everything. A resuming
     model upstream that was not built since rows were staged (a --select by hand) would show
@@ -41,6 +44,7 @@
 {% macro resume_inputs() -%}
     {%- set code = [model.raw_code] -%}
     {%- set staged = {} -%}
+    {%- set versioned = [] -%}
     {%- for unique_id in upstream_nodes(model.unique_id, []) | sort -%}
         {%- set node = graph.nodes[unique_id] -%}
         {%- if node.resource_type == 'seed' -%}
@@ -50,6 +54,9 @@
         {%- endif -%}
         {%- if node.schema == 'staging' and 'loaded_at' in node.columns -%}
             {%- do staged.update({node.name: node.relation_name}) -%}
+            {%- if 'identified_at' in node.columns -%}
+                {%- do versioned.append(node.name) -%}
+            {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
     {#- The scoring date matters only where the models upstream, or a macro, read it (its
@@ -70,7 +77,9 @@
         if name != 'as_of' -%}
         {%- do code.append(name ~ '=' ~ var(name, none)) -%}
     {%- endfor -%}
-    {{ return({'code': local_md5(code | join('\n')), 'staged': staged, 'dated': true in dated}) }}
+    {{ return({
+        'code': local_md5(code | join('\n')), 'staged': staged, 'versioned': versioned, 'dated': true in dated,
+    }) }}
 {%- endmacro %}
 
 {#- What this build is: the code, the scoring date as the model computes it (none when its
@@ -200,11 +209,20 @@
         {%- set query -%}
             {%- for name, table in recorded.tables.items() %}
             {%- set through = "cast('" ~ table.loaded_through ~ "' as timestamptz)" if table.loaded_through %}
+            {%- set replaced = through and name in inputs.versioned %}
             select
                 '{{ name }}',
                 count(*) filter (where loaded_at is null {%- if through %} or loaded_at <= {{ through }}{% endif %}),
                 {% if through %}coalesce(max(loaded_at) >= {{ through }}, false){% else %}true{% endif %},
-                count(*)
+                count(*),
+                {% if replaced -%}
+                count(*) filter (where loaded_at > {{ through }} and first_loaded_at <= {{ through }}),
+                count(*) filter (
+                    where loaded_at > {{ through }} and first_loaded_at <= {{ through }} and identified_at > {{ through }}
+                )
+                {%- else -%}
+                0, 0
+                {%- endif %}
             from {{ relations[name] }}
             {{- " union all" if not loop.last }}
             {%- endfor %}
@@ -217,20 +235,29 @@
         {#- A model may not follow the new rows of some tables (meta new_rows_rebuild: the
             events, whose times several actions take): any of them makes it compute all. -#}
         {%- set rebuilt_on_new_rows = config.get('meta', {}).get('new_rows_rebuild', []) -%}
+        {#- A versioned table's rows up to the recorded one are still there or were replaced
+            since (macros/record_versions.sql); a replaced record is one more new row when its
+            identifiers are those it had at the state. -#}
         {%- set changed = [] -%}
+        {%- set reidentified = [] -%}
         {%- set grown = [] -%}
         {%- for row in run_query(query) -%}
             {%- set recorded_rows = recorded.tables[row[0]].row_count -%}
-            {%- if not row[2] or row[1] | int > recorded_rows
-                or (row[1] | int < recorded_rows and row[0] not in replaced_as_new) -%}
+            {%- set kept_rows = row[1] | int + row[4] | int -%}
+            {%- if not row[2] or kept_rows > recorded_rows
+                or (kept_rows < recorded_rows and row[0] not in replaced_as_new) -%}
                 {%- do changed.append(row[0]) -%}
+            {%- elif row[5] | int > 0 -%}
+                {%- do reidentified.append(row[0]) -%}
             {%- elif row[0] in rebuilt_on_new_rows and row[3] | int > row[1] | int -%}
                 {%- do grown.append(row[0]) -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- set behind = [] if changed or grown else upstream_behind(staged_tables(inputs.staged)) -%}
+        {%- set behind = [] if changed or reidentified or grown else upstream_behind(staged_tables(inputs.staged)) -%}
         {%- if changed -%}
             {%- set reason = changed | sort | join(', ') ~ ' changed before its recorded rows' -%}
+        {%- elif reidentified -%}
+            {%- set reason = reidentified | sort | join(', ') ~ ' re-delivered a record with other identifiers' -%}
         {%- elif grown -%}
             {%- set reason = grown | sort | join(', ') ~ ' has new rows' -%}
         {%- elif behind -%}

@@ -20,6 +20,7 @@ import inspect
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import sys
@@ -53,6 +54,9 @@ MIX: dict[tuple[str, str], float] = {
 # Interactions fall in the last DAYS days: inside the 90-day comment-text window of rule 6.
 DAYS = 60
 INCREMENT_SHARE = 0.01
+# Share of the CRM people and of the RSVPs their sources deliver again in the hour after the
+# increment, edited but with the same identifiers (a support level, an RSVP cancelled).
+REDELIVERY_SHARE = 0.001
 # People erased before the first build, as in any live campaign: the tombstone filter of
 # staging then does its real work (hashing every identifier), not its no-tombstone shortcut.
 ERASED_PEOPLE = 100
@@ -408,6 +412,45 @@ def _write_manifests(con: duckdb.DuckDBPyConnection, entity_dir: Path, part_pref
     return total
 
 
+def _land(
+    con: duckdb.DuckDBPyConnection, target: Path, select: str, part_prefix: str, fetched_at: str
+) -> int:
+    """Write the rows of ``select`` (data columns and ``dt``) as new parts of the entity whose
+    landing folder is ``target`` (``<landing>/<source>/<entity>``), with their manifests;
+    returns the rows written."""
+    source, entity = target.parent.name, target.name
+    target.mkdir(parents=True, exist_ok=True)
+    batch = f"bench-{part_prefix}-{entity}"
+    con.execute(f"""
+        copy (select * exclude (dt), {_meta(source, entity, fetched_at, batch)}, dt from ({select}))
+        to '{target}' (format parquet, compression zstd, partition_by (dt),
+                       filename_pattern '{part_prefix}-{{i}}', overwrite_or_ignore true)
+    """)
+    meta = {
+        "_batch_id": batch,
+        "_source": source,
+        "_entity": entity,
+        "_fetched_at": fetched_at,
+        "_source_uri": f"bench://{source}/{entity}",
+    }
+    rows = _write_manifests(con, target, part_prefix, meta)
+    _progress(f"landed {source}/{entity}: {rows} rows")
+    return rows
+
+
+def _scratch_duckdb(landing: Path, threads: int = 2) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB capped as the build is, for the generator and the yardstick. It
+    spills beside ``landing``: DuckDB's default, ``.tmp`` in the working directory, put
+    gigabytes wherever the bench was started (the repository, a killed run's files left)."""
+    config = {"threads": threads, "memory_limit": duckdb_memory_limit()}
+    return duckdb.connect(config={**config, "temp_directory": str(landing.parent / ".duckdb_spill")})
+
+
+def _catalogue_sizes(interactions: int) -> tuple[int, int]:
+    """How many Facebook posts and events a campaign of ``interactions`` has."""
+    return max(10, interactions // 1000), max(5, interactions // 2000)
+
+
 def generate(
     landing: Path,
     people: int,
@@ -426,8 +469,7 @@ def generate(
     without replacing earlier parts; ``fetched_at`` (default ``as_of``) is when the rows
     were fetched: an increment is fetched after the first load.
     """
-    posts = max(10, interactions // 1000)
-    events = max(5, interactions // 2000)
+    posts, events = _catalogue_sizes(interactions)
     fetched_at = (fetched_at or as_of).isoformat()
     plan: list[tuple[str, str, int]] = []
     if with_people:
@@ -435,12 +477,10 @@ def generate(
         plan += [("events", "events", events)]
     plan += [(s, e, max(1, int(interactions * share))) for (s, e), share in MIX.items()]
     landed: dict[str, int] = {}
-    with duckdb.connect(config={"threads": threads, "memory_limit": duckdb_memory_limit()}) as con:
+    with _scratch_duckdb(landing, threads) as con:
         con.execute("set enable_progress_bar = false")  # a bar per COPY floods the log at M
         _macros(con, as_of, people)
         for source, entity, n in plan:
-            target = landing / source / entity
-            target.mkdir(parents=True, exist_ok=True)
             select = _entity_sql(
                 source,
                 entity,
@@ -450,21 +490,50 @@ def generate(
                 posts,
                 events,
             )
-            batch = f"bench-{part_prefix}-{entity}"
-            con.execute(f"""
-                copy (select * exclude (dt), {_meta(source, entity, fetched_at, batch)}, dt from ({select}))
-                to '{target}' (format parquet, compression zstd, partition_by (dt),
-                               filename_pattern '{part_prefix}-{{i}}', overwrite_or_ignore true)
-            """)
-            meta = {
-                "_batch_id": batch,
-                "_source": source,
-                "_entity": entity,
-                "_fetched_at": fetched_at,
-                "_source_uri": f"bench://{source}/{entity}",
-            }
-            landed[f"{source}/{entity}"] = _write_manifests(con, target, part_prefix, meta)
-            _progress(f"landed {source}/{entity}: {landed[f'{source}/{entity}']} rows")
+            landed[f"{source}/{entity}"] = _land(
+                con, landing / source / entity, select, part_prefix, fetched_at
+            )
+    return landed
+
+
+def redeliver(
+    landing: Path,
+    people: int,
+    interactions: int,
+    *,
+    as_of: datetime,
+    fetched_at: datetime,
+    share: float = REDELIVERY_SHARE,
+) -> dict[str, int]:
+    """Land again ``share`` of the CRM people and of the first load's RSVPs, fetched at
+    ``fetched_at``: the same keys and identifiers, a support level and an RSVP status edited,
+    as a CRM sync and an event platform deliver their changes. Returns rows landed."""
+    fetched = fetched_at.isoformat()
+    edits = {
+        ("crm", "people"): (
+            people,
+            "crm_id",
+            "((coalesce(try_cast(support_level as integer), 0) % 5) + 1)::varchar as support_level",
+        ),
+        ("events", "rsvps"): (
+            max(1, int(interactions * MIX[("events", "rsvps")])),
+            "id",
+            "case when status = 'going' then 'canceled' else 'going' end as status",
+        ),
+    }
+    landed: dict[str, int] = {}
+    with _scratch_duckdb(landing) as con:
+        con.execute("set enable_progress_bar = false")
+        _macros(con, as_of, people)
+        for (source, entity), (n, key, edited) in edits.items():
+            rows = _entity_sql(source, entity, n, 0, people, *_catalogue_sizes(interactions))
+            # At least one record, spread over the campaign by a hash of its key.
+            select = f"""
+                select * replace ({edited}, '{fetched}' as updated_at)
+                from ({rows}) order by hash({key}) limit {max(1, round(n * share))}"""
+            landed[f"{source}/{entity}"] = _land(
+                con, landing / source / entity, select, "part-bench-redo", fetched
+            )
     return landed
 
 
@@ -524,7 +593,7 @@ def yardstick_sql(landing: Path, as_of: datetime) -> str:
 
 def run_yardstick(landing: Path, as_of: datetime, threads: int = 2) -> int:
     """Run the yardstick into a scratch table; returns the number of people scored."""
-    with duckdb.connect(config={"threads": threads, "memory_limit": duckdb_memory_limit()}) as con:
+    with _scratch_duckdb(landing, threads) as con:
         con.execute(f"create temp table yardstick as {yardstick_sql(landing, as_of)}")
         return int(con.execute("select count(*) from yardstick").fetchone()[0])
 
@@ -567,6 +636,16 @@ def _timed(stages: list[Stage], name: str, work: Callable[[], tuple[int, str]]) 
         raise StageFailed(name)
     _progress(f"{name}: {rows} rows in {stage.seconds:.1f}s")
     return stage
+
+
+def resume_modes(log_file: Path) -> dict[str, str]:
+    """How each resuming model was built, as its log line says: ``resumed`` or why not."""
+    modes = {}
+    for line in log_file.read_text().splitlines():
+        found = re.search(r"\b(\w+): (resumed|built from every row \(.*\))$", line)
+        if found:
+            modes[found.group(1)] = found.group(2)
+    return modes
 
 
 def _dbt_models(target_dir: Path) -> list[dict[str, object]]:
@@ -746,6 +825,20 @@ def run(
 
             hourly_note = "gates on the incremental build (landed files already verified are not read)"
             _timed(stages, "incremental gates", gates("incremental_", hourly_note))
+            _timed(stages, "publish incremental", do_publish)
+
+            def redelivered() -> tuple[int, str]:
+                """The hour after: records delivered again, edited, with the same identifiers."""
+                added = redeliver(
+                    landing, people, interactions, as_of=as_of, fetched_at=as_of + timedelta(hours=2)
+                )
+                result = dbt_build("dbt_nodes_redelivered", data_tests=warehouse.data_tests_due())
+                report["redelivered_modes"] = resume_modes(result.log_file)
+                resumed = sum(mode == "resumed" for mode in report["redelivered_modes"].values())
+                modes = f"{resumed} of {len(report['redelivered_modes'])} resuming models resumed"
+                return sum(added.values()), f"records landed again, then dbt build again; {modes}"
+
+            _timed(stages, f"re-delivered ({REDELIVERY_SHARE:.1%})", redelivered)
 
             def yardstick() -> tuple[int, str]:
                 return run_yardstick(landing, as_of), "hand-written DuckDB over landing Parquet"

@@ -38,8 +38,10 @@
     phone also yields a row holding only its identifier, so that the delete+insert removes
     its old row even when it now belongs to nobody (a conflicting phone no record carries
     alone); the post-hook deletes those marks. A phone that anchors itself takes a new
-    number. A build that cannot resume (a record replaced or erased) empties the table
-    first (pre-hook) and computes every identity. #}
+    number. A record delivered again with the identifiers it had is one more new record
+    here (macros/record_versions.sql). A build that cannot resume (a record erased, or
+    delivered again with other identifiers) empties the table first (pre-hook) and
+    computes every identity. #}
 {%- set state = resumable_state() %}
 {#- Where this build's numbers start: after the last number given, on a resumed build. #}
 {%- set last_number = '(select coalesce(max(build_person_number), 0) from ' ~ this ~ ')' if state else '0' %}

@@ -30,11 +30,13 @@
     ambiguity, between declarants), and of the social and canvassing rows landed since (a
     door knocked is its volunteer's by e-mail, which never changes person). The loaded side
     of the comparison is those persons' actions but their doors knocked, the vanished
-    persons', and the actions the social rows landed since gave before. A social row
-    replaced by a newer delivery is one of those rows (meta replaced_rows_are_new); a
-    replaced record may change its person, and a new event (its start time dates the
-    shifts) changes actions of unchanged persons: then a build computes and compares every
-    action. #}
+    persons', and the actions the social and canvassing rows landed since gave before. A
+    social row replaced by a newer delivery is one of those rows (meta
+    replaced_rows_are_new), and so is a record re-delivered with the identifiers it had
+    (macros/record_versions.sql): its persons are those of its identifiers now. A record
+    re-delivered with other identifiers may change its person, and a new event (its start
+    time dates the shifts) changes actions of unchanged persons: then a build computes and
+    compares every action. #}
 {%- set compared = ['action_id', 'person_key', 'event_id', 'action_type', 'points', 'event_at'] %}
 {%- set state = resumable_state() %}
 -- depends_on: {{ ref('int_person_records') }}, {{ ref('int_identity') }}, {{ ref('int_persons') }}
@@ -96,15 +98,15 @@ engaged_accounts as (
 ),
 
 -- The loaded actions compared: those of the engaged persons (their doors knocked aside) and
--- of the vanished ones, and those of the social rows landed since.
+-- of the vanished ones, and those of the social and canvassing rows landed since.
 compared_persons as (
     select engaged_persons.person_key from engaged_persons
     union all
     {{ persons_to_clear(state) }}
 ),
 
-landed_social_actions as (
-    {{ landed_social_action_ids(state) }}
+landed_actions as (
+    {{ landed_action_ids(state) }}
 ),
 
 {%- for name, relation in [('rsvps', 'stg_events__rsvps'), ('signins', 'stg_signin__attendance')] %}
@@ -204,7 +206,7 @@ changed as (
                         and loaded_action.action_type != {{ action_type('canvass_door') }}
                     )
                     or loaded_action.action_id in (
-                        select landed_social_actions.action_id from landed_social_actions
+                        select landed_actions.action_id from landed_actions
                     )
             {%- endif %}
         ) as loaded_action

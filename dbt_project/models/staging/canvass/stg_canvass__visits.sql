@@ -41,9 +41,16 @@ deduplicated as materialized (
 
 {{ erased_identifiers('deduplicated', ['volunteer_email', 'contact_email', 'contact_phone']) }},
 
-final as (
+not_erased as (
     select * from deduplicated
     where {{ not_tombstoned(['volunteer_email', 'contact_email', 'contact_phone']) }}
+),
+
+-- Each row with its key's first staging and the start of its identifiers (macros/record_versions.sql).
+final as (
+    {{ record_versions(
+        'not_erased', 'visit_id', ['volunteer_email', 'contact_email', 'contact_phone', 'has_consent_contact']
+    ) }}
 )
 
 select * from final

@@ -37,9 +37,14 @@ deduplicated as materialized (
 
 {{ erased_identifiers('deduplicated', ['email', 'phone']) }},
 
-final as (
+not_erased as (
     select * from deduplicated
     where {{ not_tombstoned(['email', 'phone']) }}
+),
+
+-- Each row with its key's first staging and the start of its identifiers (macros/record_versions.sql).
+final as (
+    {{ record_versions('not_erased', 'consent_id', ['email', 'phone']) }}
 )
 
 select * from final

@@ -62,9 +62,14 @@ deduplicated as materialized (
 
 {{ erased_identifiers('deduplicated', erasable) }},
 
-final as (
+not_erased as (
     select * from deduplicated
     where {{ not_tombstoned(erasable) }}
+),
+
+-- Each row with its key's first staging and the start of its identifiers (macros/record_versions.sql).
+final as (
+    {{ record_versions('not_erased', 'crm_id', ['email', 'phone', 'facebook_id', 'x_user_id']) }}
 )
 
 select * from final
