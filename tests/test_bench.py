@@ -122,9 +122,9 @@ def test_tiny_campaign_runs_every_stage_and_passes_the_gates(home: Path):
         "publish",
         "incremental (+1%)",
         "incremental gates",
+        "yardstick query",
         "publish incremental",
         "re-delivered (0.1%)",
-        "yardstick query",
     ]
     for stage in report["stages"]:
         assert stage["rows"] >= 0

@@ -6,7 +6,7 @@ import errno
 import os
 import subprocess
 import sys
-import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,30 +47,45 @@ def test_build_db_is_a_copy_of_the_published_warehouse(home: Path) -> None:
         assert con.execute("select count(*) from marts.fct_engagement").fetchone() == (1,)
 
 
+def _appears(path: Path, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.timeout(60)
 def test_build_copy_is_written_to_disk_in_the_background(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A copy leaves the file dirty in the page cache; the build must not wait for the disk,
-    # and the flush must start before dbt's first checkpoint would have to wait for it.
+    # A copy leaves the file dirty in the page cache: the build must not wait for the disk,
+    # and writing it must not drop the lock DuckDB holds on the file in this process.
     with duckdb.connect(str(paths().warehouse)) as con:
         con.execute("create table t as select 1 as n")
-    flushing, release = threading.Event(), threading.Event()
-    flushed: list[tuple[str, bool]] = []
-    real_fsync = os.fsync
-
-    def held_fsync(fd: int) -> None:
-        flushing.set()
-        flushed.append((os.readlink(f"/proc/self/fd/{fd}"), release.wait(10)))
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", held_fsync)
+    writer = home / "writer"
+    held = (
+        'echo "$1" > "$0.started"; while [ ! -e "$0.release" ]; do sleep 0.02; done; '
+        'sync --data "$1"; echo $? > "$0.done"'
+    )
+    monkeypatch.setattr(warehouse, "WRITEBACK_COMMAND", ("sh", "-c", held, str(writer)))
     build_db = warehouse.prepare_build_db()
-    release.set()  # only now: a build that waited for the disk would have waited 10 s in vain
-    assert flushing.wait(10)
-    for thread in threading.enumerate():
-        if thread.name.startswith("writeback-"):
-            thread.join(10)
-    assert flushed == [(str(build_db), True)]
+    assert _appears(writer.with_suffix(".started"))
+    assert writer.with_suffix(".started").read_text().strip() == str(build_db)
+    assert not writer.with_suffix(".done").exists()  # the build went on while the disk works
     with duckdb.connect(str(build_db)) as con:
+        writer.with_suffix(".release").touch()
+        assert _appears(writer.with_suffix(".done"))
+        assert writer.with_suffix(".done").read_text().strip() == "0"
         assert con.execute("select n from t").fetchall() == [(1,)]
+        # The writer closed its descriptor in its own process: this one keeps DuckDB's lock.
+        opened = subprocess.run(
+            [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1])", str(build_db)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert opened.returncode != 0
+        assert "lock" in opened.stderr.lower()
 
 
 def test_build_copy_keeps_changes_left_in_the_published_wal(home: Path) -> None:

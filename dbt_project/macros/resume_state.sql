@@ -217,8 +217,10 @@
                 count(*),
                 {% if replaced -%}
                 count(*) filter (where loaded_at > {{ through }} and first_loaded_at <= {{ through }}),
+                {#- An unknown identified_at (a version staged without a loaded_at) is taken as changed. #}
                 count(*) filter (
-                    where loaded_at > {{ through }} and first_loaded_at <= {{ through }} and identified_at > {{ through }}
+                    where loaded_at > {{ through }} and first_loaded_at <= {{ through }}
+                        and coalesce(identified_at > {{ through }}, true)
                 )
                 {%- else -%}
                 0, 0

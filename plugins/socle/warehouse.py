@@ -149,31 +149,34 @@ def prepare_build_db() -> Path:
     return build_db
 
 
-def start_writeback(path: Path) -> threading.Thread:
-    """Write a file's dirty pages to disk in a daemon thread, and return at once.
+# Writes one file's dirty pages and waits for the disk (coreutils); the file is its argument.
+WRITEBACK_COMMAND: tuple[str, ...] = ("sync", "--data")
+
+
+def start_writeback(path: Path) -> subprocess.Popen[bytes] | None:
+    """Start writing a file's dirty pages to disk in another process, and return at once.
 
     A copy that is not a reflink leaves the whole file dirty in the page cache: 2 GB at 1 M
     people, below the kernel's background threshold on a machine with memory to spare, so
     nothing writes it for 30 s and the build's first DuckDB checkpoint waits for all of it
     (docs/benchmarks.md). Started here, the writing overlaps dbt's start-up, which is CPU
-    only. Durability is not the point: the copy is scratch until it is published.
+    only. Another process, not a thread: closing any descriptor of a file drops every POSIX
+    lock this process holds on it, DuckDB's among them. Durability is not the point: the
+    copy is scratch until it is published. None (and a warning) when it cannot start.
     """
-
-    def flush() -> None:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return  # discarded already: nothing to write
-        try:
-            os.fsync(fd)
-        except OSError as failed:
-            log.warning("background writeback of %s failed: %s", path.name, failed.strerror)
-        finally:
-            os.close(fd)
-
-    thread = threading.Thread(target=flush, name=f"writeback-{path.name}", daemon=True)
-    thread.start()
-    return thread
+    try:
+        writer = subprocess.Popen(  # noqa: S603 (fixed command, our own path)
+            [*WRITEBACK_COMMAND, str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError as failed:
+        log.warning("background writeback of %s not started: %s", path.name, failed.strerror)
+        return None
+    # Reaped when it ends (no zombie), by a thread that holds no descriptor of the file.
+    threading.Thread(target=writer.wait, name=f"writeback-{path.name}", daemon=True).start()
+    return writer
 
 
 def _atomic_copy(source: Path, target: Path) -> None:
